@@ -1,0 +1,3 @@
+"""Tables of access requests, decisions, permits and the audit trail (filled in by the access subsystem)."""
+
+DDL = ""
