@@ -1,0 +1,37 @@
+"""The catalogue: dataset records after EUCAIM's DCAT-AP profile, a local store, faceted search, DICOM ingest."""
+
+from ._catalogue import Catalogue
+from ._model import AgeRange, Annotations, DatasetRecord, Period, validate_identifier
+from ._vocab import (
+    AccessCondition,
+    AccessRights,
+    AnnotationMethod,
+    BodyPart,
+    CollectionMethod,
+    Condition,
+    DatasetType,
+    DataUse,
+    Modality,
+    Sex,
+    Tier,
+)
+
+__all__ = [
+    "AccessCondition",
+    "AccessRights",
+    "AgeRange",
+    "AnnotationMethod",
+    "Annotations",
+    "BodyPart",
+    "Catalogue",
+    "CollectionMethod",
+    "Condition",
+    "DataUse",
+    "DatasetRecord",
+    "DatasetType",
+    "Modality",
+    "Period",
+    "Sex",
+    "Tier",
+    "validate_identifier",
+]
