@@ -57,7 +57,7 @@ def read_mask_file(path: str, image: sitk.Image) -> sitk.Image:
     mask = _read(path, "mask")
     if mask.GetNumberOfComponentsPerPixel() != 1:
         raise CaseError(f"Mask file {path} has {mask.GetNumberOfComponentsPerPixel()} components per voxel.")
-    values = sitk.GetArrayViewFromImage(mask)
+    values = sitk.GetArrayFromImage(mask)
     if values.size and (values.min() < 0 or values.max() > 255 or np.any(values != np.round(values))):
         raise CaseError(
             f"Mask file {path} holds values outside the integer labels 0..255 "
