@@ -79,6 +79,11 @@ class Catalogue:
 
     def __init__(self, home: str | os.PathLike[str] | None = None, *, node: Node | None = None) -> None:
         self.node = node if node is not None else Node(home)
+        self._facet_index: _search.FacetIndex | None = None
+
+    def _index(self) -> _search.FacetIndex:
+        self._facet_index = _search.facet_index(self.node.db, self._facet_index)
+        return self._facet_index
 
     def __repr__(self) -> str:
         return f"Catalogue({str(self.node.home)!r})"
@@ -154,6 +159,10 @@ class Catalogue:
             db.executemany(
                 "INSERT INTO subjects(dataset_id, subject_id, eform) VALUES (?,?,?)",
                 ((record.identifier, sid, json.dumps(dict(eform), default=str)) for sid, eform in subjects),
+            )
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES('catalogue_generation', '1') ON CONFLICT(key) "
+                "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
             )
 
     # ----- reading -------------------------------------------------------------------------------------------
@@ -256,8 +265,9 @@ class Catalogue:
         import pandas as pd
 
         db = self.node.db
-        query = _search.build_query(db, filters)
-        ids = _search.matching_ids(db, query, limit=limit, offset=offset)
+        index = self._index()
+        query = _search.build_query(db, index, filters)
+        ids = _search.matching_ids(db, index, query, limit=limit, offset=offset)
         rows = []
         for chunk_start in range(0, len(ids), 500):
             chunk = ids[chunk_start : chunk_start + 500]
@@ -271,12 +281,14 @@ class Catalogue:
 
     def count(self, **filters: Any) -> int:
         db = self.node.db
-        return _search.count(db, _search.build_query(db, filters))
+        index = self._index()
+        return _search.count(db, index, _search.build_query(db, index, filters))
 
     def facets(self, **filters: Any) -> dict[str, dict[str, int]]:
         """Number of matching datasets per value of every facet."""
         db = self.node.db
-        return _search.facet_counts(db, _search.build_query(db, filters))
+        index = self._index()
+        return _search.facet_counts(db, index, _search.build_query(db, index, filters))
 
     # ----- ingest --------------------------------------------------------------------------------------------
     def ingest(self, path: str | os.PathLike[str], **options: Any) -> dict[str, Any]:

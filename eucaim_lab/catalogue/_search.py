@@ -16,7 +16,7 @@ from typing import Any
 from .._errors import InvalidInputError
 from ._vocab import AccessCondition, AccessRights, BodyPart, Condition, Modality, Sex, Tier, parse
 
-__all__ = ["FACETS", "Query", "build_query", "facet_counts", "matching_ids"]
+__all__ = ["FACETS", "FacetIndex", "Query", "build_query", "facet_counts", "facet_index", "matching_ids"]
 
 #: facet name -> closed vocabulary (None: open, values are those present in the catalogue)
 FACETS: dict[str, type[Any] | None] = {
@@ -52,7 +52,7 @@ def _as_list(value: Any) -> list[Any]:
     return list(value)
 
 
-def build_query(conn: sqlite3.Connection, filters: Mapping[str, Any]) -> Query:
+def build_query(conn: sqlite3.Connection, index: FacetIndex, filters: Mapping[str, Any]) -> Query:
     """Validate user filters (facet names, values, bounds) into a :class:`Query`."""
     facets: dict[str, tuple[str, ...]] = {}
     min_subjects = max_subjects = None
@@ -68,7 +68,7 @@ def build_query(conn: sqlite3.Connection, filters: Mapping[str, Any]) -> Query:
         elif key == "text":
             text = str(raw).strip() or None
         elif key in FACETS:
-            facets[key] = tuple(_facet_value(conn, key, v) for v in _as_list(raw))
+            facets[key] = tuple(_facet_value(index, key, v) for v in _as_list(raw))
         else:
             known = ", ".join([*FACETS, "min_subjects", "max_subjects", "text"])
             raise InvalidInputError(f"Unknown search filter {name!r}. Known filters: {known}.", filter=name)
@@ -85,13 +85,13 @@ def _non_negative_int(raw: Any, what: str) -> int:
     return value
 
 
-def _facet_value(conn: sqlite3.Connection, facet: str, raw: Any) -> str:
+def _facet_value(index: FacetIndex, facet: str, raw: Any) -> str:
     vocab = FACETS[facet]
     if vocab is Tier:
         return str(int(parse(Tier, _tier(raw), what="tier")))
     if vocab is not None:
         return str(parse(vocab, raw, what=facet).value)
-    known = [r[0] for r in conn.execute("SELECT DISTINCT value FROM dataset_facets WHERE facet = ?", (facet,))]
+    known = list(index.bitmaps.get(facet, {}))
     for value in known:
         if value.lower() == str(raw).strip().lower():
             return value
@@ -106,29 +106,6 @@ def _tier(raw: Any) -> Any:
     return int(text) if text.isdigit() else raw
 
 
-def _where(query: Query, skip_facet: str | None = None) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    for facet, values in query.facets.items():
-        if facet == skip_facet:
-            continue
-        marks = ",".join("?" * len(values))
-        clauses.append(
-            f"d.id IN (SELECT dataset_id FROM dataset_facets WHERE facet = ? AND value IN ({marks}))"
-        )
-        params += [facet, *values]
-    if query.min_subjects is not None:
-        clauses.append("d.subjects_count >= ?")
-        params.append(query.min_subjects)
-    if query.max_subjects is not None:
-        clauses.append("d.subjects_count <= ?")
-        params.append(query.max_subjects)
-    if query.text:
-        clauses.append("d.id IN (SELECT dataset_id FROM dataset_text WHERE dataset_text MATCH ?)")
-        params.append(_fts_query(query.text))
-    return (" AND ".join(clauses) or "1"), params
-
-
 def _fts_query(text: str) -> str:
     """Every word must match as a prefix; quotes keep FTS5 syntax out of user text."""
     words = re.findall(r"\w+", text, flags=re.UNICODE)
@@ -137,44 +114,96 @@ def _fts_query(text: str) -> str:
     return " AND ".join(f'"{w}"*' for w in words)
 
 
-def matching_ids(conn: sqlite3.Connection, query: Query, *, limit: int | None = None, offset: int = 0) -> list[str]:
-    where, params = _where(query)
-    sql = f"SELECT d.id FROM datasets d WHERE {where} ORDER BY d.title COLLATE NOCASE, d.id"
+class FacetIndex:
+    """In-memory bitmaps of every (facet, value) over all datasets, ordered by title.
+
+    Built from ``dataset_facets`` in one pass and kept while the catalogue's generation counter is unchanged, so a
+    faceted query costs a few vectorised boolean operations instead of one SQL pass per facet.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, generation: str) -> None:
+        import numpy as np
+
+        self.generation = generation
+        rows = conn.execute(
+            "SELECT id, subjects_count FROM datasets ORDER BY title COLLATE NOCASE, id"
+        ).fetchall()
+        self.ids = [r[0] for r in rows]
+        self.position = {ident: i for i, ident in enumerate(self.ids)}
+        self.subjects = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        n = len(rows)
+        members: dict[tuple[str, str], list[int]] = {}
+        for facet, value, ident in conn.execute("SELECT facet, value, dataset_id FROM dataset_facets"):
+            members.setdefault((facet, value), []).append(self.position[ident])
+        self.bitmaps: dict[str, dict[str, Any]] = {}
+        for (facet, value), positions in members.items():
+            bits = np.zeros(n, dtype=bool)
+            bits[positions] = True
+            self.bitmaps.setdefault(facet, {})[value] = bits
+
+    def mask(self, conn: sqlite3.Connection, query: Query, skip_facet: str | None = None) -> Any:
+        import numpy as np
+
+        mask = np.ones(len(self.ids), dtype=bool)
+        for facet, values in query.facets.items():
+            if facet == skip_facet:
+                continue
+            union = np.zeros(len(self.ids), dtype=bool)
+            for value in values:
+                bits = self.bitmaps.get(facet, {}).get(value)
+                if bits is not None:
+                    union |= bits
+            mask &= union
+        if query.min_subjects is not None:
+            mask &= self.subjects >= query.min_subjects
+        if query.max_subjects is not None:
+            mask &= self.subjects <= query.max_subjects
+        if query.text:
+            hits = np.zeros(len(self.ids), dtype=bool)
+            found = conn.execute(
+                "SELECT dataset_id FROM dataset_text WHERE dataset_text MATCH ?", (_fts_query(query.text),)
+            )
+            hits[[self.position[r[0]] for r in found if r[0] in self.position]] = True
+            mask &= hits
+        return mask
+
+
+def facet_index(conn: sqlite3.Connection, cached: FacetIndex | None) -> FacetIndex:
+    """The current :class:`FacetIndex`: ``cached`` if the catalogue has not changed since it was built."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'catalogue_generation'").fetchone()
+    generation = row[0] if row else "0"
+    if cached is not None and cached.generation == generation:
+        return cached
+    return FacetIndex(conn, generation)
+
+
+def matching_ids(
+    conn: sqlite3.Connection, index: FacetIndex, query: Query, *, limit: int | None = None, offset: int = 0
+) -> list[str]:
+    import numpy as np
+
+    positions = np.flatnonzero(index.mask(conn, query))
     if limit is not None:
-        sql += " LIMIT ? OFFSET ?"
-        params += [limit, offset]
-    return [r[0] for r in conn.execute(sql, params)]
+        positions = positions[offset : offset + limit]
+    elif offset:
+        positions = positions[offset:]
+    return [index.ids[i] for i in positions]
 
 
-def count(conn: sqlite3.Connection, query: Query) -> int:
-    where, params = _where(query)
-    return int(conn.execute(f"SELECT COUNT(*) FROM datasets d WHERE {where}", params).fetchone()[0])
+def count(conn: sqlite3.Connection, index: FacetIndex, query: Query) -> int:
+    return int(index.mask(conn, query).sum())
 
 
-def facet_counts(conn: sqlite3.Connection, query: Query) -> dict[str, dict[str, int]]:
+def facet_counts(conn: sqlite3.Connection, index: FacetIndex, query: Query) -> dict[str, dict[str, int]]:
     """Datasets per facet value among the matches.
 
     A facet's own selection is left out when counting that facet (as catalogue UIs do), so the counts show
     what choosing another value of the same facet would give.
     """
-    out: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    selected = set(query.facets)
-    # one pass for all facets that have no selection of their own
-    where, params = _where(query)
-    rows = conn.execute(
-        f"SELECT f.facet, f.value, COUNT(*) FROM dataset_facets f JOIN datasets d ON d.id = f.dataset_id "
-        f"WHERE {where} GROUP BY f.facet, f.value",
-        params,
-    )
-    for facet, value, n in rows:
-        if facet not in selected and facet in out:
-            out[facet][value] = n
-    for facet in selected:
-        where, params = _where(query, skip_facet=facet)
-        rows = conn.execute(
-            f"SELECT f.value, COUNT(*) FROM dataset_facets f JOIN datasets d ON d.id = f.dataset_id "
-            f"WHERE f.facet = ? AND {where} GROUP BY f.value",
-            [facet, *params],
-        )
-        out[facet] = {value: n for value, n in rows}
-    return {k: dict(sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))) for k, v in out.items()}
+    base = index.mask(conn, query)
+    out: dict[str, dict[str, int]] = {}
+    for facet in FACETS:
+        mask = index.mask(conn, query, skip_facet=facet) if facet in query.facets else base
+        counts = {value: int((bits & mask).sum()) for value, bits in index.bitmaps.get(facet, {}).items()}
+        out[facet] = dict(sorted(((v, n) for v, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0])))
+    return out

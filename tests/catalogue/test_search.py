@@ -123,3 +123,20 @@ def test_cli_search_json_and_errors(cat):
     assert rec["title"] == "Breast DCE-MRI" and rec["subjects_count"] == 45 and rec["modalities"] == ["MR"]
     missing = _cli("catalogue", "show", "nope", home=home)
     assert missing.returncode == 1 and "No dataset 'nope'" in missing.stderr
+
+
+def test_cached_facet_index_sees_new_datasets(cat):
+    assert ids(cat.search(modality="MR")) == ["breast-a"]
+    _add(cat, "brain-mr", modalities=["MR"], conditions=["brain-tumour"], title="Brain MR")
+    assert ids(cat.search(modality="MR")) == ["brain-mr", "breast-a"]
+    assert cat.facets()["condition"]["brain-tumour"] == 1
+    # another Catalogue on the same node (e.g. the server's) sees it too
+    other = Catalogue(cat.node.home)
+    assert other.count(condition="brain-tumour") == 1
+
+
+def test_paging_is_stable_and_ordered_by_title(cat):
+    all_ids = list(cat.search()["identifier"])
+    assert all_ids == ["breast-a", "lung-a", "lung-b"]  # titles: Breast DCE-MRI, Title lung-a, Title lung-b
+    assert list(cat.search(limit=2)["identifier"]) == all_ids[:2]
+    assert list(cat.search(limit=2, offset=2)["identifier"]) == all_ids[2:]
