@@ -1,0 +1,68 @@
+"""Predictive modelling for radiomics: harmonisation, filters, selection, grouped (nested) validation, reports.
+
+Everything that learns from data is a scikit-learn estimator, so it sits in a ``Pipeline`` and is fitted inside
+each cross-validation fold. ``evaluate`` validates a pipeline grouped by patient (nested when it tunes
+hyper-parameters) and returns an :class:`EvaluationResult` with metrics, confidence intervals, plots, a model card
+and the refitted model.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "ComBat",
+    "CorrelationFilter",
+    "EvaluationResult",
+    "L1Selector",
+    "MRMRSelector",
+    "NearConstantFilter",
+    "StabilityFilter",
+    "VolumeConfoundingFilter",
+    "evaluate",
+    "icc",
+    "join_features",
+    "load_model",
+    "make_model",
+    "volume_confounding",
+]
+
+_WHERE = {
+    "ComBat": "_combat",
+    "CorrelationFilter": "_filters",
+    "EvaluationResult": "_result",
+    "L1Selector": "_selection",
+    "MRMRSelector": "_selection",
+    "NearConstantFilter": "_filters",
+    "StabilityFilter": "_filters",
+    "VolumeConfoundingFilter": "_filters",
+    "evaluate": "_evaluate",
+    "icc": "_filters",
+    "join_features": "_data",
+    "load_model": "_persist",
+    "make_model": "_models",
+    "volume_confounding": "_filters",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._combat import ComBat
+    from ._data import join_features
+    from ._evaluate import evaluate
+    from ._filters import (CorrelationFilter, NearConstantFilter, StabilityFilter, VolumeConfoundingFilter, icc,
+                           volume_confounding)
+    from ._models import make_model
+    from ._persist import load_model
+    from ._result import EvaluationResult
+    from ._selection import L1Selector, MRMRSelector
+
+
+def __getattr__(name: str) -> Any:
+    # scikit-learn is heavy: load each piece on first use so `import eucaim_lab.modelling` stays cheap
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
