@@ -1,7 +1,9 @@
 """Tables of access requests, per-dataset decisions, signed permits, holder keys, checkouts and the audit trail.
 
 The checkout table lives here too: the node applies only the schemas listed in ``eucaim_lab._node``, and a
-checkout is the last step of an access request. No triggers (the node splits this script on semicolons); the
+checkout is the last step of an access request. ``datalake_file_state`` caches each datalake file's stat
+(inode, size, mtime, ctime) at the moment its bytes last matched the catalogue's SHA3, so that checkouts re-hash
+only files whose stat changed (ctime cannot be set back by an unprivileged writer). No triggers (the node splits this script on semicolons); the
 audit trail's append-only property is enforced by its hash chain, which :meth:`AuditTrail.verify` checks.
 """
 
@@ -59,12 +61,24 @@ CREATE TABLE IF NOT EXISTS checkouts (
     workspace TEXT NOT NULL,
     created TEXT NOT NULL,
     link_mode TEXT NOT NULL,
+    link_counts TEXT NOT NULL,
     files_count INTEGER NOT NULL,
     size_bytes INTEGER NOT NULL,
     dataset_digest TEXT NOT NULL,
-    manifest_sha3 TEXT NOT NULL
+    manifest_sha3 TEXT NOT NULL,
+    manifest TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS checkouts_dataset ON checkouts(dataset_id);
+CREATE TABLE IF NOT EXISTS datalake_file_state (
+    dataset_id TEXT NOT NULL,
+    relpath TEXT NOT NULL,
+    ino INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    sha3 TEXT NOT NULL,
+    PRIMARY KEY (dataset_id, relpath)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit_log (
     seq INTEGER PRIMARY KEY,
     ts TEXT NOT NULL,

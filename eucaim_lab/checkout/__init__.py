@@ -1,0 +1,25 @@
+"""Checkouts: approved dataset versions as read-only folders of hard links, with manifests and integrity checks.
+
+>>> from eucaim_lab import checkout                                      # doctest: +SKIP
+>>> [co] = checkout.checkout("REQ-0123456789ab")                         # doctest: +SKIP
+>>> checkout.verify(co.checkout_id).ok                                   # doctest: +SKIP
+True
+"""
+
+from ._checkout import Checkout, checkout, get, list_checkouts, open, require_allowed
+from ._manifest import Manifest, dataset_digest, sha3_file
+from ._verify import VerifyReport, verify
+
+__all__ = [
+    "Checkout",
+    "Manifest",
+    "VerifyReport",
+    "checkout",
+    "dataset_digest",
+    "get",
+    "list_checkouts",
+    "open",
+    "require_allowed",
+    "sha3_file",
+    "verify",
+]
