@@ -164,7 +164,7 @@ def test_ingest_sts_cohort(node):
         assert len(row.referenced_series_uids) == 1 and row.referenced_series_uids[0] in image_uids
         target = images[images.series_uid == row.referenced_series_uids[0]].iloc[0]
         assert target.patient_id == row.patient_id
-        assert row.labels == [f"GTV_Mass_{ {'PT': 'PET'}.get(target.modality, target.modality)}"]
+        assert row.labels == [f"GTV_Mass_{ {'PT': 'PET', 'MR': 'MR_T1'}.get(target.modality, target.modality)}"]
         referenced.append(row.referenced_series_uids[0])
     assert sorted(referenced) == sorted(image_uids)
     assert all(s["linked"] for s in out["segmentations"])
