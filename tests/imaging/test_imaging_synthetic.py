@@ -1,0 +1,253 @@
+"""Synthetic DICOM written here (CT series + RTSTRUCT) where the right answer is known analytically."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eucaim_lab.imaging import Case, CaseError, ImageRef, MaskRef, discover_cases, quality_checks
+from eucaim_lab.imaging._rtstruct import rasterise_contours
+
+ROWS, COLS, SLICES = 24, 20, 4
+SPACING = (0.7, 0.5, 2.5)  # column (x) spacing, row (y) spacing, slice spacing
+ANGLE = np.deg2rad(30)
+ROW_DIR = np.array([np.cos(ANGLE), np.sin(ANGLE), 0.0])
+COL_DIR = np.array([-np.sin(ANGLE), np.cos(ANGLE), 0.0])
+NORMAL = np.cross(ROW_DIR, COL_DIR)
+ORIGIN = np.array([12.0, -30.0, 100.0])
+
+
+def to_patient(i: float, j: float, k: float) -> np.ndarray:
+    """Continuous voxel index (column i, row j, slice k) -> patient coordinates (mm)."""
+    return ORIGIN + ROW_DIR * SPACING[0] * i + COL_DIR * SPACING[1] * j + NORMAL * SPACING[2] * k
+
+
+def rectangle(i0: float, i1: float, j0: float, j1: float, k: float) -> list[float]:
+    corners = [to_patient(i0, j0, k), to_patient(i1, j0, k), to_patient(i1, j1, k), to_patient(i0, j1, k)]
+    return [round(float(v), 6) for p in corners for v in p]
+
+
+def write_series(folder: Path, slope: float = 1.0, intercept: float = -1024.0) -> tuple[str, str, list[str]]:
+    """A CT series of SLICES files in shuffled file order; returns (series uid, frame of reference uid, sop uids)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir(parents=True)
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    sops = []
+    for k in (2, 0, 3, 1):
+        sop = generate_uid()
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = CTImageStorage
+        meta.MediaStorageSOPInstanceUID = sop
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+        ds.Modality, ds.PatientID, ds.PatientName = "CT", "SYN001", "Synthetic^Case"
+        ds.Rows, ds.Columns = ROWS, COLS
+        ds.ImageOrientationPatient = [round(float(v), 8) for v in (*ROW_DIR, *COL_DIR)]
+        ds.ImagePositionPatient = [round(float(v), 6) for v in to_patient(0, 0, k)]
+        ds.PixelSpacing = [SPACING[1], SPACING[0]]  # DICOM: row spacing (between rows), column spacing
+        ds.SliceThickness = SPACING[2]
+        ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        pixels = (np.arange(ROWS * COLS, dtype=np.uint16).reshape(ROWS, COLS) + 1000 * k).astype(np.uint16)
+        ds.PixelData = pixels.tobytes()
+        ds.save_as(folder / f"slice_{k}.dcm", enforce_file_format=True)
+        sops.append(sop)
+    return series, frame, sops
+
+
+def write_rtstruct(path: Path, series: str, frame: str, contours: list[list[float]], name: str = "GTV") -> None:
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, RTStructureSetStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = RTStructureSetStorage
+    sop = generate_uid()
+    meta.MediaStorageSOPInstanceUID = sop
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = RTStructureSetStorage, sop
+    ds.Modality, ds.PatientID = "RTSTRUCT", "SYN001"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ref_series = Dataset()
+    ref_series.SeriesInstanceUID = series
+    ref_study = Dataset()
+    ref_study.RTReferencedSeriesSequence = Sequence([ref_series])
+    ref_frame = Dataset()
+    ref_frame.FrameOfReferenceUID = frame
+    ref_frame.RTReferencedStudySequence = Sequence([ref_study])
+    ds.ReferencedFrameOfReferenceSequence = Sequence([ref_frame])
+    roi = Dataset()
+    roi.ROINumber, roi.ROIName, roi.ReferencedFrameOfReferenceUID = 7, name, frame
+    ds.StructureSetROISequence = Sequence([roi])
+    items = []
+    for data in contours:
+        c = Dataset()
+        c.ContourGeometricType = "CLOSED_PLANAR"
+        c.NumberOfContourPoints = len(data) // 3
+        c.ContourData = data
+        items.append(c)
+    roi_contour = Dataset()
+    roi_contour.ReferencedROINumber = 7
+    roi_contour.ContourSequence = Sequence(items)
+    ds.ROIContourSequence = Sequence([roi_contour])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+
+
+# Slice 1: a 10 x 12 voxel square (columns 2..11, rows 3..14) with a 3 x 4 hole (columns 5..7, rows 6..9) and a
+# one-voxel island inside the hole (column 6, row 8): 120 - 12 + 1 = 109 voxels. Slice 2: a 2 x 3 rectangle (6 voxels).
+CONTOURS = [
+    rectangle(4.5, 7.5, 5.5, 9.5, 1),  # the hole, listed before the square that contains it
+    rectangle(1.5, 11.5, 2.5, 14.5, 1),
+    rectangle(5.6, 6.4, 7.6, 8.4, 1),
+    rectangle(0.5, 2.5, 0.5, 3.5, 2.1),  # 0.1 slice off-plane: still slice 2
+]
+
+
+@pytest.fixture()
+def synthetic(tmp_path):
+    series, frame, _ = write_series(tmp_path / "a" / "ct")
+    # the RTSTRUCT lives in an unrelated folder: matching is by UID only
+    write_rtstruct(tmp_path / "b" / "elsewhere" / "rs.dcm", series, frame, CONTOURS)
+    return tmp_path
+
+
+def test_square_with_hole_and_island_fills_exact_voxels(synthetic):
+    cases = discover_cases(synthetic)
+    assert [c.case_id for c in cases] == ["SYN001_CT_GTV"]
+    case = cases[0]
+    assert (case.roi, case.modality, case.mask.roi_number, case.label) == ("GTV", "CT", 7, 1)
+    image, mask = case.load()
+    import SimpleITK as sitk
+
+    arr = sitk.GetArrayFromImage(mask)
+    assert arr.shape == (SLICES, ROWS, COLS)
+    assert set(np.unique(arr)) == {0, 1}
+    assert arr[1].sum() == 120 - 12 + 1
+    assert arr[2].sum() == 6
+    assert arr[0].sum() == 0 and arr[3].sum() == 0
+    expected = np.zeros((ROWS, COLS), dtype=bool)
+    expected[3:15, 2:12] = True
+    expected[6:10, 5:8] = False
+    expected[8, 6] = True
+    assert np.array_equal(arr[1].astype(bool), expected)
+    assert set(map(tuple, np.argwhere(arr[2]))) == {(r, c) for r in (1, 2, 3) for c in (1, 2)}
+
+
+def test_image_geometry_order_and_rescale(synthetic):
+    import SimpleITK as sitk
+
+    image = discover_cases(synthetic)[0].load_image()
+    assert image.GetSize() == (COLS, ROWS, SLICES)
+    assert np.allclose(image.GetSpacing(), SPACING)
+    assert np.allclose(image.GetOrigin(), to_patient(0, 0, 0))
+    assert np.allclose(np.array(image.GetDirection()).reshape(3, 3), np.column_stack([ROW_DIR, COL_DIR, NORMAL]))
+    # files were written in the order 2, 0, 3, 1: slices come back sorted along the normal, intercept applied
+    arr = sitk.GetArrayFromImage(image)
+    assert arr.dtype == np.int16
+    for k in range(SLICES):
+        assert arr[k, 0, 0] == 1000 * k - 1024
+    assert arr[1, 2, 3] == 1000 + 2 * COLS + 3 - 1024
+    assert np.allclose(
+        image.TransformIndexToPhysicalPoint((3, 2, 1)), to_patient(3, 2, 1), atol=1e-4
+    )
+
+
+def test_fractional_rescale_gives_float(tmp_path):
+    import SimpleITK as sitk
+
+    write_series(tmp_path / "ct", slope=0.5, intercept=-10.25)
+    paths = tuple(sorted(str(p) for p in (tmp_path / "ct").iterdir()))
+    case = Case("x", None, "CT", None, ImageRef("dicom", paths, "1"), MaskRef("file", paths[0]))
+    arr = sitk.GetArrayFromImage(case.load_image())
+    assert arr.dtype == np.float32
+    assert arr[3, 0, 1] == pytest.approx((3000 + 1) * 0.5 - 10.25)
+
+
+def test_rasterise_contour_order_does_not_matter(synthetic):
+    image = discover_cases(synthetic)[0].load_image()
+    points = [np.asarray(c, dtype=float).reshape(-1, 3) for c in CONTOURS]
+    forward = rasterise_contours(points, image)
+    backward = rasterise_contours(points[::-1], image)
+    assert np.array_equal(forward, backward)
+    assert forward.sum() == 109 + 6
+
+
+def test_off_plane_contour_warns(synthetic):
+    image = discover_cases(synthetic)[0].load_image()
+    # a tilted contour: its corners lie at slices 1.0 .. 2.6, so it cannot sit in one slice
+    corners = [to_patient(1.5, 1.5, 1.0), to_patient(4.5, 1.5, 1.6), to_patient(4.5, 4.5, 2.6), to_patient(1.5, 4.5, 1.6)]
+    tilted = np.array(corners)
+    with pytest.warns(UserWarning, match="half a slice"):
+        arr = rasterise_contours([tilted], image)
+    assert arr[2].sum() == 9 and arr.sum() == 9
+    # a planar contour 0.3 slice off the slice centre is filled in the nearest slice without a warning
+    near = np.asarray(rectangle(1.5, 4.5, 1.5, 4.5, 1.7), dtype=float).reshape(-1, 3)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert rasterise_contours([near], image)[2].sum() == 9
+
+
+def test_case_pickles_and_digest_tracks_inputs(synthetic):
+    from dataclasses import replace
+
+    case = discover_cases(synthetic)[0]
+    clone = pickle.loads(pickle.dumps(case))
+    assert clone == case
+    before = case.input_digest()
+    assert clone.input_digest() == before
+    assert len(before) == 64 and int(before, 16) >= 0
+    assert discover_cases(synthetic)[0].input_digest() == before  # stable across discoveries
+    assert replace(case, label=2).input_digest() != before
+    assert replace(case, roi="other").input_digest() != before
+    # one changed byte in the mask file or in one image file changes the digest
+    for path in (Path(case.mask.path), Path(case.image.paths[2])):
+        original = path.read_bytes()
+        data = bytearray(original)
+        data[-1] ^= 0xFF
+        path.write_bytes(bytes(data))
+        assert case.input_digest() != before
+        path.write_bytes(original)
+    assert case.input_digest() == before
+
+
+def test_rtstruct_in_other_frame_of_reference_is_a_case_error(tmp_path):
+    series, _frame, _ = write_series(tmp_path / "ct")
+    write_rtstruct(tmp_path / "rs.dcm", series, "1.2.3.4.5", CONTOURS)
+    case = discover_cases(tmp_path)[0]
+    with pytest.raises(CaseError, match="frame of reference"):
+        case.load()
+
+
+def test_quality_flags_on_synthetic_masks(synthetic):
+    import SimpleITK as sitk
+
+    image = discover_cases(synthetic)[0].load_image()
+    arr = np.zeros((SLICES, ROWS, COLS), dtype=np.uint8)
+
+    def flags(a, label=1):
+        m = sitk.GetImageFromArray(a)
+        m.CopyInformation(image)
+        return {f.code: f.severity for f in quality_checks(image, m, label)}
+
+    assert flags(arr) == {"empty_mask": "error"}
+    arr[1, 5:7, 5:7] = 1
+    assert flags(arr) == {"tiny_mask": "warning"}
+    assert flags(arr, label=3) == {"label_absent": "error"}
+    arr[1:3, 5:10, 5:10] = 1
+    assert flags(arr) == {}
+    arr[1, 0, 5] = 1
+    assert flags(arr) == {"mask_touches_border": "warning"}
