@@ -48,7 +48,9 @@ class ImageRef:
         if not self.paths:
             raise InvalidInputError("ImageRef.paths must name at least one file. Got none.")
         if self.kind == "file" and len(self.paths) != 1:
-            raise InvalidInputError(f"An ImageRef of kind 'file' names exactly one file. Got {len(self.paths)}.")
+            raise InvalidInputError(
+                f"An ImageRef of kind 'file' names exactly one file. Got {len(self.paths)}."
+            )
         if tuple(sorted(self.paths)) != tuple(self.paths):
             object.__setattr__(self, "paths", tuple(sorted(self.paths)))
 
@@ -139,10 +141,10 @@ class Case:
                     while chunk := fh.read(_CHUNK):
                         h.update(chunk)
             except OSError as exc:
-                raise CaseError(f"Cannot read input file {path} of case {self.case_id}: {exc.strerror}.") from exc
+                raise CaseError(
+                    f"Cannot read input file {path} of case {self.case_id}: {exc.strerror}."
+                ) from exc
         h.update(
-            "\x00sel\x00{}|{}|{}|{}|{}".format(
-                self.roi, self.mask.kind, self.mask.segment_number, self.mask.roi_number, self.label
-            ).encode()
+            f"\x00sel\x00{self.roi}|{self.mask.kind}|{self.mask.segment_number}|{self.mask.roi_number}|{self.label}".encode()
         )
         return h.hexdigest()

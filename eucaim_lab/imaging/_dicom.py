@@ -39,7 +39,9 @@ def _read(path: str, stop_before_pixels: bool = False) -> Any:
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
     except Exception as exc:  # pydicom raises many kinds on corrupt files
-        raise CaseError(f"Cannot read DICOM file {path}: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+        raise CaseError(
+            f"Cannot read DICOM file {path}: {type(exc).__name__}: {exc}".splitlines()[0]
+        ) from exc
     if "SOPClassUID" not in ds:
         raise CaseError(f"DICOM file {path} has no SOPClassUID: truncated or not a DICOM object.")
     return ds
@@ -58,7 +60,9 @@ def slice_geometry(ds: Any, path: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
             f"DICOM image {path} lacks a valid ImageOrientationPatient, ImagePositionPatient or PixelSpacing."
         ) from exc
     if iop.size != 6 or ipp.size != 3 or len(ps) != 2:
-        raise CaseError(f"DICOM image {path} has malformed geometry attributes (orientation, position, spacing).")
+        raise CaseError(
+            f"DICOM image {path} has malformed geometry attributes (orientation, position, spacing)."
+        )
     return iop[:3], iop[3:], ipp, (ps[0], ps[1])
 
 
@@ -81,10 +85,14 @@ def _read_multiframe(path: str) -> sitk.Image:
             img = hd.imread(path)
             vol = img.get_volume()
     except Exception as exc:  # highdicom raises ValueError/RuntimeError/... for unsupported geometry
-        raise CaseError(f"Cannot read multi-frame DICOM image {path} as a volume: {exc}".splitlines()[0]) from exc
+        raise CaseError(
+            f"Cannot read multi-frame DICOM image {path} as a volume: {exc}".splitlines()[0]
+        ) from exc
     arr = np.asarray(vol.array)
     if arr.ndim != 3:
-        raise CaseError(f"Multi-frame DICOM image {path} has channels (shape {arr.shape}); only grey images load.")
+        raise CaseError(
+            f"Multi-frame DICOM image {path} has channels (shape {arr.shape}); only grey images load."
+        )
     return _volume_to_sitk(arr, np.asarray(vol.affine, dtype=float), img, path)
 
 
@@ -125,29 +133,39 @@ def _read_stack(paths: Sequence[str]) -> sitk.Image:
         if int(ds.get("NumberOfFrames", 1) or 1) > 1:
             raise CaseError(f"DICOM file {path} is multi-frame inside a series of {len(paths)} files.")
         if int(ds.get("SamplesPerPixel", 1)) != 1:
-            raise CaseError(f"DICOM image {path} has {ds.SamplesPerPixel} samples per pixel; only grey images load.")
+            raise CaseError(
+                f"DICOM image {path} has {ds.SamplesPerPixel} samples per pixel; only grey images load."
+            )
         row, col, pos, spacing = slice_geometry(ds, path)
         slices.append((ds, path, row, col, pos, spacing))
 
     ds0, path0, row0, col0, _, sp0 = slices[0]
     for ds, path, row, col, _, sp in slices[1:]:
-        if not (np.allclose(row, row0, atol=ORIENTATION_ATOL) and np.allclose(col, col0, atol=ORIENTATION_ATOL)):
+        if not (
+            np.allclose(row, row0, atol=ORIENTATION_ATOL) and np.allclose(col, col0, atol=ORIENTATION_ATOL)
+        ):
             raise CaseError(
                 f"Inconsistent ImageOrientationPatient in the series: {path} differs from {path0}."
             )
         if (ds.Rows, ds.Columns) != (ds0.Rows, ds0.Columns) or not np.allclose(sp, sp0, rtol=1e-4):
-            raise CaseError(f"Inconsistent image size or pixel spacing in the series: {path} differs from {path0}.")
+            raise CaseError(
+                f"Inconsistent image size or pixel spacing in the series: {path} differs from {path0}."
+            )
     normal = np.cross(row0, col0)
     norm = np.linalg.norm(normal)
     if norm < 0.5:
-        raise CaseError(f"ImageOrientationPatient of {path0} is degenerate (row and column directions parallel).")
+        raise CaseError(
+            f"ImageOrientationPatient of {path0} is degenerate (row and column directions parallel)."
+        )
     normal = normal / norm
     slices.sort(key=lambda s: float(np.dot(s[4], normal)))
     heights = np.array([float(np.dot(s[4], normal)) for s in slices])
     steps = np.diff(heights)
     if steps.size and steps.min() < 1e-3 * max(float(np.median(steps)), 1e-6):
         i = int(np.argmin(steps))
-        raise CaseError(f"Two slices share one position in the series: {slices[i][1]} and {slices[i + 1][1]}.")
+        raise CaseError(
+            f"Two slices share one position in the series: {slices[i][1]} and {slices[i + 1][1]}."
+        )
 
     metadata: dict[str, str] = {}
     if steps.size:
@@ -180,7 +198,9 @@ def _read_stack(paths: Sequence[str]) -> sitk.Image:
         except Exception as exc:  # decoders raise many kinds on corrupt pixel data
             raise CaseError(f"Cannot decode the pixel data of {path}: {exc}".splitlines()[0]) from exc
         if arr.shape != (ds0.Rows, ds0.Columns):
-            raise CaseError(f"Pixel data of {path} has shape {arr.shape}, expected ({ds0.Rows}, {ds0.Columns}).")
+            raise CaseError(
+                f"Pixel data of {path} has shape {arr.shape}, expected ({ds0.Rows}, {ds0.Columns})."
+            )
         slope = float(ds.get("RescaleSlope", 1) or 1)
         intercept = float(ds.get("RescaleIntercept", 0) or 0)
         if slope != int(slope) or intercept != int(intercept):

@@ -82,7 +82,9 @@ def discover_cases(path_or_csv: str | os.PathLike[str]) -> DiscoveredCases:
         raise NotFoundError(f"No folder or batch CSV at {path}.")
     if path.is_file():
         if path.suffix.lower() != ".csv":
-            raise InvalidInputError(f"discover_cases expects a folder or a batch CSV file (.csv). Got {path}.")
+            raise InvalidInputError(
+                f"discover_cases expects a folder or a batch CSV file (.csv). Got {path}."
+            )
         return _from_csv(path)
     skipped: list[SkippedInput] = []
     dicom_files: list[str] = []
@@ -121,7 +123,8 @@ def _read_header(path: str) -> Any:
 
 def _dicom_cases(paths: list[str], skipped: list[SkippedInput]) -> list[Case]:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pydicom warns on every odd value of odd files; those files are skipped or used
+        # pydicom warns on every odd value of odd files; those files are skipped or used anyway
+        warnings.simplefilter("ignore")
         return _dicom_cases_quiet(paths, skipped)
 
 
@@ -135,7 +138,7 @@ def _dicom_cases_quiet(paths: list[str], skipped: list[SkippedInput]) -> list[Ca
             sop_class = str(ds.SOPClassUID)
             sop_uid = str(ds.SOPInstanceUID)
             series_uid = str(ds.SeriesInstanceUID)
-        except Exception as exc:  # pydicom raises many kinds on corrupt or non-DICOM files
+        except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on corrupt or non-DICOM files
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             skipped.append(SkippedInput(path, f"not a readable DICOM object ({reason})"))
             continue
@@ -155,18 +158,24 @@ def _dicom_cases_quiet(paths: list[str], skipped: list[SkippedInput]) -> list[Ca
     return _match_regions(series, regions, skipped)
 
 
-def _match_regions(series: dict[str, _Series], regions: list[_Region], skipped: list[SkippedInput]) -> list[Case]:
+def _match_regions(
+    series: dict[str, _Series], regions: list[_Region], skipped: list[SkippedInput]
+) -> list[Case]:
     sop_to_series = {sop: s.uid for s in series.values() for sop in s.files}
     cases: list[Case] = []
     for region in regions:
         target = _match_series(region, series, sop_to_series)
         if target is None:
             skipped.append(
-                SkippedInput(region.path, f"{region.kind.upper()} references no image series found under the folder")
+                SkippedInput(
+                    region.path, f"{region.kind.upper()} references no image series found under the folder"
+                )
             )
             continue
         if not region.items:
-            skipped.append(SkippedInput(region.path, f"{region.kind.upper()} has no segments or contoured ROIs"))
+            skipped.append(
+                SkippedInput(region.path, f"{region.kind.upper()} has no segments or contoured ROIs")
+            )
             continue
         image = ImageRef("dicom", tuple(sorted(target.files.values())), target.uid)
         for number, name in region.items:
@@ -182,9 +191,16 @@ def _match_regions(series: dict[str, _Series], regions: list[_Region], skipped: 
 
 
 def _seg_region(ds: Any, path: str, patient: str | None, frame_uid: str | None) -> _Region:
-    series_refs = {str(item.SeriesInstanceUID) for item in ds.get("ReferencedSeriesSequence", []) if "SeriesInstanceUID" in item}
+    series_refs = {
+        str(item.SeriesInstanceUID)
+        for item in ds.get("ReferencedSeriesSequence", [])
+        if "SeriesInstanceUID" in item
+    }
     instance_refs: set[str] = set()
-    for group in (*ds.get("PerFrameFunctionalGroupsSequence", []), *ds.get("SharedFunctionalGroupsSequence", [])):
+    for group in (
+        *ds.get("PerFrameFunctionalGroupsSequence", []),
+        *ds.get("SharedFunctionalGroupsSequence", []),
+    ):
         for derivation in group.get("DerivationImageSequence", []):
             for source in derivation.get("SourceImageSequence", []):
                 if "ReferencedSOPInstanceUID" in source:
@@ -233,7 +249,9 @@ def _rtstruct_region(ds: Any, path: str, patient: str | None) -> _Region:
     return _Region("rtstruct", path, patient, frame_uid, series_refs, instance_refs, items)
 
 
-def _match_series(region: _Region, series: dict[str, _Series], sop_to_series: dict[str, str]) -> _Series | None:
+def _match_series(
+    region: _Region, series: dict[str, _Series], sop_to_series: dict[str, str]
+) -> _Series | None:
     for uid in sorted(region.series_refs):
         if uid in series:
             return series[uid]
@@ -284,17 +302,33 @@ def _file_cases(paths: list[str], skipped: list[SkippedInput]) -> list[Case]:
             # image/ + mask/ folders side by side: a single image beside a single mask pairs whatever their names
             siblings = [i for i in images if Path(i).parent.parent == Path(mask).parent.parent]
             lone_masks = [m for m in masks if Path(m).parent == Path(mask).parent]
-            if len(siblings) == 1 and len(lone_masks) == 1 and Path(siblings[0]).parent.name.lower() in _IMAGE_WORDS:
+            if (
+                len(siblings) == 1
+                and len(lone_masks) == 1
+                and Path(siblings[0]).parent.name.lower() in _IMAGE_WORDS
+            ):
                 candidates = siblings
         if len(candidates) != 1:
-            why = "no image file pairs with this mask" if not candidates else f"several images pair with it: {candidates}"
+            why = (
+                "no image file pairs with this mask"
+                if not candidates
+                else f"several images pair with it: {candidates}"
+            )
             skipped.append(SkippedInput(mask, why))
             continue
         labels = _mask_labels(mask, skipped)
         stem = key[1] or _pair_key(candidates[0], _IMAGE_RE)[1] or Path(key[0]).name
         for label in labels:
             cases.append(
-                Case("", stem, None, f"label_{label}", ImageRef("file", (candidates[0],)), MaskRef("file", mask), label)
+                Case(
+                    "",
+                    stem,
+                    None,
+                    f"label_{label}",
+                    ImageRef("file", (candidates[0],)),
+                    MaskRef("file", mask),
+                    label,
+                )
             )
     return cases
 
@@ -337,17 +371,29 @@ def _from_csv(path: Path) -> DiscoveredCases:
         try:
             label = int(float(label_text)) if label_text else 1
         except ValueError as exc:
-            raise InvalidInputError(f"Label must be an integer in {path} line {number}. Got {label_text!r}.") from exc
+            raise InvalidInputError(
+                f"Label must be an integer in {path} line {number}. Got {label_text!r}."
+            ) from exc
         case_id = (row.get(columns["id"]) or "").strip() if "id" in columns else ""
         image_path = str((path.parent / image).resolve()) if not os.path.isabs(image) else image
         mask_path = str((path.parent / mask).resolve()) if not os.path.isabs(mask) else mask
         if case_id:
             if case_id in seen:
-                raise InvalidInputError(f"ID {case_id!r} appears twice in {path} (line {number}); IDs must be unique.")
+                raise InvalidInputError(
+                    f"ID {case_id!r} appears twice in {path} (line {number}); IDs must be unique."
+                )
             seen.add(case_id)
         stem = _strip_suffix(Path(image_path).name)
         cases.append(
-            Case(case_id, stem, None, f"label_{label}", ImageRef("file", (image_path,)), MaskRef("file", mask_path), label)
+            Case(
+                case_id,
+                stem,
+                None,
+                f"label_{label}",
+                ImageRef("file", (image_path,)),
+                MaskRef("file", mask_path),
+                label,
+            )
         )
     return DiscoveredCases(_assign_ids(cases, keep_given=True), skipped)
 

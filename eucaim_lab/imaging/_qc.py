@@ -49,7 +49,9 @@ def geometry_differences(image: sitk.Image, mask: sitk.Image, rtol: float = 1e-4
     if not np.allclose(or_i, or_m, rtol=0, atol=tol):
         diffs.append(f"origin {tuple(or_i.round(4))} vs {tuple(or_m.round(4))}")
     if not np.allclose(image.GetDirection(), mask.GetDirection(), rtol=0, atol=1e-4):
-        diffs.append(f"direction {tuple(np.round(image.GetDirection(), 4))} vs {tuple(np.round(mask.GetDirection(), 4))}")
+        diffs.append(
+            f"direction {tuple(np.round(image.GetDirection(), 4))} vs {tuple(np.round(mask.GetDirection(), 4))}"
+        )
     return diffs
 
 
@@ -82,7 +84,9 @@ def quality_checks(image: sitk.Image, mask: sitk.Image, label: int = 1) -> list[
     diffs = geometry_differences(image, mask)
     if diffs:
         flags.append(
-            QCFlag("geometry_mismatch", "error", "The mask is not on the image grid: " + "; ".join(diffs) + ".")
+            QCFlag(
+                "geometry_mismatch", "error", "The mask is not on the image grid: " + "; ".join(diffs) + "."
+            )
         )
         return flags
 

@@ -93,7 +93,8 @@ def rasterise_contours(contours: list[np.ndarray], image: sitk.Image, where: str
         out[k, y0 : y1 + 1, x0 : x1 + 1] ^= inside.astype(np.uint8)
     if off_plane:
         warnings.warn(
-            f"{off_plane} contour(s) lie more than half a slice away from the image slices{where}.", stacklevel=2
+            f"{off_plane} contour(s) lie more than half a slice away from the image slices{where}.",
+            stacklevel=2,
         )
     if outside:
         warnings.warn(f"{outside} contour(s) lie outside the image{where}; they are left out.", stacklevel=2)
@@ -115,7 +116,9 @@ def read_rtstruct_mask(path: str, roi_number: int, image: sitk.Image) -> sitk.Im
     for roi in ds.get("StructureSetROISequence", []):
         if int(roi.get("ROINumber", -1)) == roi_number:
             frame_uid = roi.get("ReferencedFrameOfReferenceUID")
-    image_frame = image.GetMetaData(META_FRAME_OF_REFERENCE) if image.HasMetaDataKey(META_FRAME_OF_REFERENCE) else None
+    image_frame = (
+        image.GetMetaData(META_FRAME_OF_REFERENCE) if image.HasMetaDataKey(META_FRAME_OF_REFERENCE) else None
+    )
     if frame_uid and image_frame and str(frame_uid) != image_frame:
         raise CaseError(
             f"RTSTRUCT {path} ROI {roi_number} is in frame of reference {frame_uid}, the image in {image_frame}."

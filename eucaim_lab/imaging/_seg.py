@@ -52,7 +52,9 @@ def read_seg_mask(path: str, segment_number: int, image: sitk.Image) -> sitk.Ima
         raise CaseError(
             f"DICOM SEG {path} has no segment {segment_number}; it has {list(seg.segment_numbers)}."
         )
-    image_frame = image.GetMetaData(META_FRAME_OF_REFERENCE) if image.HasMetaDataKey(META_FRAME_OF_REFERENCE) else None
+    image_frame = (
+        image.GetMetaData(META_FRAME_OF_REFERENCE) if image.HasMetaDataKey(META_FRAME_OF_REFERENCE) else None
+    )
     seg_frame = str(seg.get("FrameOfReferenceUID", "")) or None
     if image_frame and seg_frame and image_frame != seg_frame:
         raise CaseError(f"DICOM SEG {path} is in frame of reference {seg_frame}, the image in {image_frame}.")
@@ -71,7 +73,9 @@ def read_seg_mask(path: str, segment_number: int, image: sitk.Image) -> sitk.Ima
                     skip_overlap_checks=True,
                 )
         except Exception as exc:  # highdicom: ValueError/RuntimeError for frames it cannot place
-            raise CaseError(f"Cannot place the frames of DICOM SEG {path} on the image slices: {exc}") from exc
+            raise CaseError(
+                f"Cannot place the frames of DICOM SEG {path} on the image slices: {exc}"
+            ) from exc
         array = np.asarray(pixels)[..., 0]
         expected = sitk.GetArrayViewFromImage(image).shape
         if array.shape == expected:
@@ -88,9 +92,13 @@ def _resample_volume(seg: Any, path: str, segment_number: int, image: sitk.Image
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            volume = seg.get_volume(segment_numbers=[segment_number], combine_segments=False, skip_overlap_checks=True)
+            volume = seg.get_volume(
+                segment_numbers=[segment_number], combine_segments=False, skip_overlap_checks=True
+            )
     except Exception as exc:  # highdicom: the frames do not form a regular volume
-        raise CaseError(f"DICOM SEG {path} does not form a volume that can be matched to the image: {exc}") from exc
+        raise CaseError(
+            f"DICOM SEG {path} does not form a volume that can be matched to the image: {exc}"
+        ) from exc
     array = np.asarray(volume.array)
     if array.ndim == 4:
         array = array[..., 0]

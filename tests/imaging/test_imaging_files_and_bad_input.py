@@ -96,8 +96,15 @@ def test_mask_on_another_grid_and_empty_mask(tmp_path):
     image = sitk.ReadImage(str(root / "brain1_image.nrrd"))
     label = sitk.ReadImage(str(root / "brain1_label.nrrd"))
     # another grid: coarser spacing -> CaseError at load, geometry_mismatch error from the checks
-    other = sitk.Resample(label, [s // 2 for s in label.GetSize()], sitk.Transform(), sitk.sitkNearestNeighbor,
-                          label.GetOrigin(), [2 * s for s in label.GetSpacing()], label.GetDirection())
+    other = sitk.Resample(
+        label,
+        [s // 2 for s in label.GetSize()],
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor,
+        label.GetOrigin(),
+        [2 * s for s in label.GetSpacing()],
+        label.GetDirection(),
+    )
     sitk.WriteImage(other, str(tmp_path / "other.nrrd"))
     assert _codes(image, other)["geometry_mismatch"] == "error"
     # a cropped mask on the same voxel grid is pasted back into the image grid, voxel for voxel
@@ -162,7 +169,8 @@ def test_corrupt_dicom_edge_files_are_skipped_with_reasons():
 
 
 @pytest.mark.parametrize(
-    "name", ["MR_truncated.dcm", "JPEG2000-embedded-sequence-delimiter.dcm", "nested_priv_SQ.dcm", "no_meta.dcm"]
+    "name",
+    ["MR_truncated.dcm", "JPEG2000-embedded-sequence-delimiter.dcm", "nested_priv_SQ.dcm", "no_meta.dcm"],
 )
 def test_corrupt_image_file_raises_case_error_naming_it(name):
     from eucaim_lab.imaging import Case, ImageRef, MaskRef

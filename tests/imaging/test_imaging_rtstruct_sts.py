@@ -29,7 +29,9 @@ def test_discovers_thirty_rois_matched_by_uid(sts_cases):
         assert case.image.kind == "dicom"
         assert case.roi == f"GTV_Mass_{REFERENCE_NAME[case.modality]}"
         # the RTSTRUCT sits in <patient>/<modality>/mask/, its series in .../image/: UID matching found that series
-        assert all(p.startswith(str(case.mask.path).rsplit("/mask/", 1)[0] + "/image/") for p in case.image.paths)
+        assert all(
+            p.startswith(str(case.mask.path).rsplit("/mask/", 1)[0] + "/image/") for p in case.image.paths
+        )
     # the MIRP NIfTI masks have no image beside them: listed as skipped, with a reason, not turned into cases
     assert sum("_mirp_masks" in s.path for s in sts_cases.skipped) == 30
 
@@ -43,7 +45,14 @@ def test_rtstruct_masks_match_mirp_reference(sts_cases):
         assert mask.GetPixelID() == sitk.sitkUInt8
         assert geometry_differences(image, mask) == []
         reference = sitk.ReadImage(
-            str(shared_data("sts-cohort", "_mirp_masks", case.patient_id, f"{REFERENCE_NAME[case.modality]}_mask.nii.gz"))
+            str(
+                shared_data(
+                    "sts-cohort",
+                    "_mirp_masks",
+                    case.patient_id,
+                    f"{REFERENCE_NAME[case.modality]}_mask.nii.gz",
+                )
+            )
         )
         # the reference must be on the image grid before voxels are compared
         assert geometry_differences(image, reference) == [], case.case_id
@@ -52,6 +61,8 @@ def test_rtstruct_masks_match_mirp_reference(sts_cases):
         dice[case.case_id] = 2 * np.logical_and(ours, ref).sum() / (ours.sum() + ref.sum())
         assert not [f for f in quality_checks(image, mask) if f.severity == "error"], case.case_id
     values = np.array(list(dice.values()))
-    print(f"\nRTSTRUCT vs MIRP Dice over {values.size} ROIs: min {values.min():.4f}, median {np.median(values):.4f}")
+    print(
+        f"\nRTSTRUCT vs MIRP Dice over {values.size} ROIs: min {values.min():.4f}, median {np.median(values):.4f}"
+    )
     worst = min(dice, key=dice.__getitem__)
     assert values.min() >= 0.97, f"{worst}: Dice {dice[worst]:.4f}"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import shared_data
 
-from eucaim_lab.imaging import Case, ImageRef, MaskRef, discover_cases
+from eucaim_lab.imaging import Case, ImageRef, discover_cases
 from eucaim_lab.imaging._qc import geometry_differences
 
 pytestmark = pytest.mark.shared_data
@@ -29,7 +29,7 @@ def _by_mask(cases, name):
 
 
 def test_dcmqi_segments_found_and_referenced_series(dcmqi):
-    root, cases = dcmqi
+    _root, cases = dcmqi
     seg_cases = [c for c in cases if c.mask.kind == "seg"]
     assert len(seg_cases) == 10  # liver, 5 overlapping, small-23/24 label.seg, 2 sparse label maps
     assert sorted(c.roi for c in _by_mask(cases, "partial_overlaps.dcm")) == sorted(
@@ -88,7 +88,12 @@ def test_small_seg_on_series_and_on_multiframe_image(dcmqi, size):
     assert np.array_equal(sitk.GetArrayFromImage(mask), expected)
     # the same image stored as one Legacy Converted Enhanced CT file: same voxels, same grid, same mask
     multiframe = Case(
-        "mf", None, "CT", "Liver", ImageRef("dicom", (str(root / size / "multiframe" / "mf.dcm"),), None), case.mask
+        "mf",
+        None,
+        "CT",
+        "Liver",
+        ImageRef("dicom", (str(root / size / "multiframe" / "mf.dcm"),), None),
+        case.mask,
     )
     mf_image, mf_mask = multiframe.load()
     assert geometry_differences(image, mf_image) == []
@@ -103,7 +108,7 @@ def test_labelmap_seg(dcmqi, variant):
     root, cases = dcmqi
     (case,) = _by_mask(cases, f"sparse-labelmap-{variant}.dcm")
     assert case.roi == "Liver"
-    image, mask = case.load()
+    _image, mask = case.load()
     expected = _array(root / "small-24x38x3" / f"sparse_labelmap_{variant}_seg.nrrd") == 1
     assert np.array_equal(sitk.GetArrayFromImage(mask).astype(bool), expected)
     assert expected.sum() == 630
@@ -115,7 +120,11 @@ def test_highdicom_ct2_binary_fractional_and_overlap():
 
     root = shared_data("dicom", "pydicom-ct2-highdicom-seg")
     cases = discover_cases(root)
-    ct2 = {c.mask.path.rsplit("/", 1)[1] + f"#{c.mask.segment_number}": c for c in cases if len(c.image.paths) == 4}
+    ct2 = {
+        c.mask.path.rsplit("/", 1)[1] + f"#{c.mask.segment_number}": c
+        for c in cases
+        if len(c.image.paths) == 4
+    }
     image = ct2["seg_image_ct_binary.dcm#1"].load_image()
     assert image.GetSize() == (16, 16, 4)
     codes = {k: sitk.GetArrayFromImage(c.load_mask(image)) for k, c in ct2.items()}

@@ -64,7 +64,9 @@ def write_series(folder: Path, slope: float = 1.0, intercept: float = -1024.0) -
     return series, frame, sops
 
 
-def write_rtstruct(path: Path, series: str, frame: str, contours: list[list[float]], name: str = "GTV") -> None:
+def write_rtstruct(
+    path: Path, series: str, frame: str, contours: list[list[float]], name: str = "GTV"
+) -> None:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
     from pydicom.uid import ExplicitVRLittleEndian, RTStructureSetStorage, generate_uid
@@ -128,7 +130,7 @@ def test_square_with_hole_and_island_fills_exact_voxels(synthetic):
     assert [c.case_id for c in cases] == ["SYN001_CT_GTV"]
     case = cases[0]
     assert (case.roi, case.modality, case.mask.roi_number, case.label) == ("GTV", "CT", 7, 1)
-    image, mask = case.load()
+    _image, mask = case.load()
     import SimpleITK as sitk
 
     arr = sitk.GetArrayFromImage(mask)
@@ -152,16 +154,16 @@ def test_image_geometry_order_and_rescale(synthetic):
     assert image.GetSize() == (COLS, ROWS, SLICES)
     assert np.allclose(image.GetSpacing(), SPACING)
     assert np.allclose(image.GetOrigin(), to_patient(0, 0, 0))
-    assert np.allclose(np.array(image.GetDirection()).reshape(3, 3), np.column_stack([ROW_DIR, COL_DIR, NORMAL]))
+    assert np.allclose(
+        np.array(image.GetDirection()).reshape(3, 3), np.column_stack([ROW_DIR, COL_DIR, NORMAL])
+    )
     # files were written in the order 2, 0, 3, 1: slices come back sorted along the normal, intercept applied
     arr = sitk.GetArrayFromImage(image)
     assert arr.dtype == np.int16
     for k in range(SLICES):
         assert arr[k, 0, 0] == 1000 * k - 1024
     assert arr[1, 2, 3] == 1000 + 2 * COLS + 3 - 1024
-    assert np.allclose(
-        image.TransformIndexToPhysicalPoint((3, 2, 1)), to_patient(3, 2, 1), atol=1e-4
-    )
+    assert np.allclose(image.TransformIndexToPhysicalPoint((3, 2, 1)), to_patient(3, 2, 1), atol=1e-4)
 
 
 def test_fractional_rescale_gives_float(tmp_path):
@@ -187,7 +189,12 @@ def test_rasterise_contour_order_does_not_matter(synthetic):
 def test_off_plane_contour_warns(synthetic):
     image = discover_cases(synthetic)[0].load_image()
     # a tilted contour: its corners lie at slices 1.0 .. 2.6, so it cannot sit in one slice
-    corners = [to_patient(1.5, 1.5, 1.0), to_patient(4.5, 1.5, 1.6), to_patient(4.5, 4.5, 2.6), to_patient(1.5, 4.5, 1.6)]
+    corners = [
+        to_patient(1.5, 1.5, 1.0),
+        to_patient(4.5, 1.5, 1.6),
+        to_patient(4.5, 4.5, 2.6),
+        to_patient(1.5, 4.5, 1.6),
+    ]
     tilted = np.array(corners)
     with pytest.warns(UserWarning, match="half a slice"):
         arr = rasterise_contours([tilted], image)
