@@ -26,7 +26,7 @@ def new_id(prefix: str) -> str:
 
 def validate_id(value: object, prefix: str) -> str:
     """Return ``value`` if it is a well-formed id of this kind; refuse paths, '..' and odd characters."""
-    if not isinstance(value, str) or not _PATTERNS[prefix].match(value):
+    if not isinstance(value, str) or not _PATTERNS[prefix].fullmatch(value):
         raise InvalidInputError(
             f"The {_WHAT[prefix]} must look like {_EXAMPLE[prefix]} ('{prefix}-' and lower-case hex digits, no "
             f"paths or other characters). Got {value!r}.",
@@ -34,3 +34,13 @@ def validate_id(value: object, prefix: str) -> str:
             value=str(value),
         )
     return value
+
+
+def check_name(value: object, what: str = "dataset id") -> str:
+    """:func:`validate_identifier`, also refusing a trailing newline (which a ``$``-anchored pattern lets through)."""
+    from ..catalogue._model import validate_identifier
+
+    if isinstance(value, str) and value != value.strip():
+        raise InvalidInputError(f"The {what} must not contain spaces or line breaks. Got {value!r}.",
+                                field=what, value=value)
+    return validate_identifier(value, what)  # type: ignore[arg-type]

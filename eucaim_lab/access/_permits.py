@@ -15,7 +15,7 @@ from typing import Any
 
 from .._errors import AccessDeniedError, InvalidInputError, NotFoundError
 from .._node import Node
-from ..catalogue._model import validate_identifier
+from ._ids import check_name as validate_identifier
 from ..catalogue._vocab import AccessCondition
 from ._audit import canonical_json
 from ._ids import validate_id

@@ -26,7 +26,7 @@ from ..access._ids import new_id, validate_id
 from ..access._permits import iso, load_permit, verify_permit
 from ..access._requests import ResourceStatus, as_node, check_permit_row
 from ..access._requests import get as get_request
-from ..catalogue._model import validate_identifier
+from ..access._ids import check_name as validate_identifier
 from ..catalogue._vocab import AccessCondition
 from ._manifest import EFORMS_NAME, INDEX_NAME, MANIFEST_NAME, Manifest
 from ._verify import check_datalake, refresh_state, require_intact

@@ -92,3 +92,15 @@ def datalake_file(node: Any, dataset_id: str) -> Path:
 
 def make_writable(path: Path) -> None:
     os.chmod(path, 0o644)
+
+
+def standard_datasets(node: Any, tmp_path: Path) -> dict[str, str]:
+    """Three datasets held by two holders, one per access condition; returns {dataset_id: holder}."""
+    specs = {
+        "lung-a": ("hospital-a", "IN_SITU_PROCESSING"),
+        "lung-b": ("hospital-b", "DOWNLOAD"),
+        "remote-c": ("hospital-a", "REMOTE_PROCESSING"),
+    }
+    for dataset_id, (holder, condition) in specs.items():
+        ingest_dataset(node, tmp_path, dataset_id, holder=holder, access_condition=condition)
+    return {d: h for d, (h, _) in specs.items()}
