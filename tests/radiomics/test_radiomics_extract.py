@@ -1,0 +1,194 @@
+"""radiomics.extract on a real 2-worker Dask LocalCluster: pyradiomics parity, cache, faults, bad input, CLI."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import shared_data
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # workers inherit sys.path: they can import the helpers
+
+from eucaim_lab.imaging import Case, ImageRef, MaskRef  # noqa: E402
+from eucaim_lab.radiomics import META_COLUMNS, extract, text_progress  # noqa: E402
+
+pytestmark = pytest.mark.shared_data
+
+
+def _case(name: str, case_id: str | None = None, label: int = 1, image: str | None = None,
+          mask: str | None = None) -> Case:
+    root = shared_data("pyradiomics")
+    return Case(case_id or name, name, "MR", "tumour",
+                ImageRef("file", (image or str(root / f"{name}_image.nrrd"),)),
+                MaskRef("file", mask or str(root / f"{name}_label.nrrd")), label)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        lc = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                          silence_logs=50)
+    client = Client(lc)
+    yield client
+    client.close()
+    lc.close()
+
+
+@pytest.fixture()
+def three():
+    return [_case("brain1"), _case("brain2"), _case("breast1")]
+
+
+def test_features_equal_direct_pyradiomics(cluster, three):
+    from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+    df = extract(three[:1], "default", cluster, cache=False, progress=False)
+    assert list(df.columns[: len(META_COLUMNS)]) == list(META_COLUMNS)
+    row = df.iloc[0]
+    assert row["status"] == "ok" and row["error"] is None
+    c = three[0]
+    direct = RadiomicsFeatureExtractor().execute(c.image.paths[0], c.mask.path, label=1)
+    expected = {k: float(v) for k, v in direct.items() if not k.startswith("diagnostics_")}
+    got = {k: row[k] for k in df.columns[len(META_COLUMNS):]}
+    assert set(got) == set(expected)
+    assert "original_glcm_Contrast" in got
+    for k, v in expected.items():
+        assert got[k] == pytest.approx(v, rel=1e-6, abs=1e-12), k
+    assert row["engine_versions"].startswith("pyradiomics=3.0.1;SimpleITK=")
+    assert row["input_digest"] == c.input_digest()
+    assert not any(k.startswith("diagnostics_") for k in df.columns)
+    assert "diagnostics_Configuration_Settings" in df.attrs["diagnostics"]["brain1"]
+
+
+def test_cache_reuse_settings_change_and_resume(cluster, three, tmp_path):
+    cache = tmp_path / "cache"
+    first = extract(three, "default", cluster, cache=cache, progress=False)
+    assert (first.attrs["computed"], first.attrs["from_cache"]) == (3, 0)
+    events = []
+    second = extract(three, "default", cluster, cache=cache, progress=events.append)
+    assert (second.attrs["computed"], second.attrs["from_cache"]) == (0, 3)
+    assert {e.source for e in events if e.case_id} == {"cache"}
+    feats = [c for c in first.columns if c.startswith("original_")]
+    np.testing.assert_array_equal(first[feats].to_numpy(float), second[feats].to_numpy(float))
+    # another setting: another settings digest, everything computed again, different values
+    third = extract(three, {"setting": {"binWidth": 50}}, cluster, cache=cache, progress=False)
+    assert third.attrs["computed"] == 3
+    assert third["settings_digest"].iloc[0] != first["settings_digest"].iloc[0]
+    assert not np.allclose(third["original_glcm_Contrast"], first["original_glcm_Contrast"])
+    # a run that stopped after some cases: only the others are computed
+    cache2 = tmp_path / "cache2"
+    extract(three[:1], "default", cluster, cache=cache2, progress=False)
+    events = []
+    resumed = extract(three, "default", cluster, cache=cache2, progress=events.append)
+    assert resumed.attrs["computed"] == 2
+    assert sorted(e.case_id for e in events if e.source == "computed") == ["brain2", "breast1"]
+
+
+def test_bad_input_rows_and_batch_goes_on(cluster, tmp_path):
+    import SimpleITK as sitk
+
+    root = shared_data("pyradiomics")
+    mask = sitk.ReadImage(str(root / "brain1_label.nrrd"))
+    empty = sitk.Image(mask.GetSize(), sitk.sitkUInt8)
+    empty.CopyInformation(mask)
+    sitk.WriteImage(empty, str(tmp_path / "empty.nrrd"))
+    other = sitk.Resample(mask, [64, 64, 10], sitk.Transform(), sitk.sitkNearestNeighbor, mask.GetOrigin(),
+                          [3.0, 3.0, 15.0], mask.GetDirection())
+    sitk.WriteImage(other, str(tmp_path / "other_grid.nrrd"))
+    cases = [
+        _case("breast1"),
+        _case("brain1", "empty", mask=str(tmp_path / "empty.nrrd")),
+        _case("brain1", "absent_label", label=7),
+        _case("brain1", "other_grid", mask=str(tmp_path / "other_grid.nrrd")),
+        _case("brain1", "missing_file", mask=str(tmp_path / "nope.nrrd")),
+    ]
+    df = extract(cases, "default", cluster, cache=tmp_path / "c", progress=False).set_index("case_id")
+    assert df.loc["breast1", "status"] == "ok"
+    for cid in ("empty", "absent_label", "other_grid", "missing_file"):
+        assert df.loc[cid, "status"] == "error", cid
+        assert "\n" not in df.loc[cid, "error"]
+    assert "empty" in df.loc["empty", "error"].lower()
+    assert "7" in df.loc["absent_label", "error"] and "label" in df.loc["absent_label", "error"].lower()
+    assert "grid" in df.loc["other_grid", "error"].lower() or "spacing" in df.loc["other_grid", "error"].lower()
+    assert "nope.nrrd" in df.loc["missing_file", "error"]
+    assert np.isnan(df.loc["empty", "original_firstorder_Mean"])
+    assert df.attrs["failed"] == 4
+
+
+def test_worker_killed_mid_run_completes_every_case(cluster, tmp_path):
+    root = shared_data("pyradiomics")
+    cases = []
+    for i in range(8):  # distinct files so each case is its own task
+        name = ("brain1", "brain2", "breast1")[i % 3]
+        img, msk = tmp_path / f"{name}_{i}_image.nrrd", tmp_path / f"{name}_{i}_label.nrrd"
+        img.write_bytes((root / f"{name}_image.nrrd").read_bytes())
+        msk.write_bytes((root / f"{name}_label.nrrd").read_bytes())
+        cases.append(_case(name, f"c{i}", image=str(img), mask=str(msk)))
+    pids = cluster.run(os.getpid)
+    killed = []
+
+    def kill_one(event):
+        if event.source == "computed" and not killed:
+            pid = next(iter(pids.values()))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    df = extract(cases, "default", cluster, cache=False, progress=kill_one)
+    assert killed
+    assert list(df["status"]) == ["ok"] * 8, df["error"].tolist()
+    cluster.wait_for_workers(2, timeout=60)
+    assert killed[0] not in cluster.run(os.getpid).values()
+
+
+def test_crashing_case_fails_after_bounded_retries(cluster, tmp_path):
+    from eucaim_radiomics_helpers import CrashingCase
+
+    good = _case("breast1")
+    crash = CrashingCase("crasher", "p", "MR", "r", good.image, good.mask)
+    df = extract([crash, good], "default", cluster, cache=tmp_path / "c", progress=False).set_index("case_id")
+    assert df.loc["breast1", "status"] == "ok"
+    assert df.loc["crasher", "status"] == "error"
+    assert "KilledWorker" in df.loc["crasher", "error"]
+    cluster.wait_for_workers(2, timeout=60)
+    # worker deaths are not cached: the next run tries again
+    again = extract([crash], "default", cluster, cache=tmp_path / "c", progress=False)
+    assert again.attrs["computed"] == 1 and again["status"].iloc[0] == "error"
+
+
+def test_text_progress_renders_to_stream(cluster, three, tmp_path):
+    out = io.StringIO()
+    extract(three, "default", cluster, cache=tmp_path / "c", progress=text_progress(out))
+    text = out.getvalue()
+    assert "3/3" in text and text.endswith("\n")
+
+
+def test_cli_batch_csv_to_parquet(cluster, tmp_path, node_home, capsys):
+    import pandas as pd
+
+    from eucaim_lab.cli import main
+
+    root = shared_data("pyradiomics")
+    batch = tmp_path / "batch.csv"
+    batch.write_text("ID,Image,Mask\n"
+                     f"first,{root / 'brain2_image.nrrd'},{root / 'brain2_label.nrrd'}\n"
+                     f"second,{root / 'breast1_image.nrrd'},{root / 'breast1_label.nrrd'}\n")
+    out = tmp_path / "features.parquet"
+    code = main(["radiomics", "extract", "--cases", str(batch), "--out", str(out), "--quiet",
+                 "--scheduler", cluster.scheduler.address])
+    assert code == 0
+    df = pd.read_parquet(out)
+    assert list(df["case_id"]) == ["first", "second"]
+    assert list(df.columns[:11]) == list(META_COLUMNS)
+    assert "original_glcm_Contrast" in df.columns and "original_shape_MeshVolume" in df.columns
+    assert (df["status"] == "ok").all()
+    assert (node_home / "cache" / "radiomics").is_dir()
+    assert main(["radiomics", "extract", "--cases", str(batch), "--out", str(tmp_path / "x.txt")]) == 1
+    assert "--out must end in .parquet or .csv" in capsys.readouterr().err
