@@ -7,7 +7,7 @@ host processes, and bounded memory and process count. Kernel starts, stops and e
 recorded in the node's audit trail.
 """
 
-from ._kernelspec import install_kernelspec, list_kernelspecs, remove_kernelspec
+from ._kernelspec import install_checkout_kernel, install_kernelspec, list_kernelspecs, remove_kernelspec
 from ._policy import CHECKOUT_MOUNT, WORKSPACE_MOUNT, SandboxLimits, SandboxPolicy, check_bwrap
 from ._provisioner import SandboxProvisioner
 
@@ -18,6 +18,7 @@ __all__ = [
     "SandboxPolicy",
     "SandboxProvisioner",
     "check_bwrap",
+    "install_checkout_kernel",
     "install_kernelspec",
     "list_kernelspecs",
     "remove_kernelspec",

@@ -13,7 +13,7 @@ from typing import Any
 from .._errors import InvalidInputError, NotFoundError
 from ._policy import SandboxLimits, python_environment_paths
 
-__all__ = ["PROVISIONER_NAME", "install_kernelspec", "list_kernelspecs", "remove_kernelspec"]
+__all__ = ["PROVISIONER_NAME", "install_checkout_kernel", "install_kernelspec", "list_kernelspecs", "remove_kernelspec"]
 
 #: the entry point name in the ``jupyter_client.kernel_provisioners`` group
 PROVISIONER_NAME = "eucaim-sandbox"
@@ -134,3 +134,60 @@ def remove_kernelspec(name: str) -> str:
             f"No sandboxed kernelspec named {kernel_name!r}. Installed: {sorted(known) or 'none'}."
         )
     return str(_spec_manager().remove_kernel_spec(kernel_name))
+
+
+def install_checkout_kernel(
+    checkout_id: str,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    limits: SandboxLimits | Mapping[str, Any] | None = None,
+    prefix: str | None = None,
+    user: bool = True,
+) -> dict[str, Any]:
+    """Install the sandboxed kernelspec of checkout ``checkout_id`` of the node at ``home``.
+
+    The kernel is named ``eucaim-<checkout_id>`` and shown as "EUCAIM <dataset> (sandboxed)"; its workspace is
+    ``<node>/workspaces/<checkout_id>`` (created). Returns ``kernel_name``, ``display_name``, ``checkout``,
+    ``workspace`` and ``dataset_ids``.
+    """
+    from .._node import Node
+    from ..catalogue._model import validate_identifier
+
+    validate_identifier(checkout_id, "checkout id")
+    node = Node(home)
+    checkout = node.checkouts / checkout_id
+    manifest_path = checkout / "manifest.json"
+    if not manifest_path.is_file():
+        raise NotFoundError(
+            f"No checkout {checkout_id!r} in {node.checkouts} (expected {manifest_path}). "
+            "Create one with 'eucaim-lab checkout REQUEST'."
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InvalidInputError(f"The checkout manifest {manifest_path} is not valid JSON: {exc}.") from exc
+    dataset_id = manifest.get("dataset_id") if isinstance(manifest, dict) else None
+    if not isinstance(dataset_id, str):
+        raise InvalidInputError(f"The checkout manifest {manifest_path} has no 'dataset_id'. Got {manifest!r:.200}.")
+    workspace = node.workspaces / checkout_id
+    display_name = f"EUCAIM {dataset_id} (sandboxed)"
+    name = install_kernelspec(
+        checkout,
+        workspace,
+        name=f"eucaim-{checkout_id}",
+        display_name=display_name,
+        dataset_ids=[dataset_id],
+        checkout_id=checkout_id,
+        limits=limits,
+        node_home=node.home,
+        audit_user=manifest.get("user") if isinstance(manifest.get("user"), str) else None,
+        prefix=prefix,
+        user=user,
+    )
+    return {
+        "kernel_name": name,
+        "display_name": display_name,
+        "checkout": str(checkout),
+        "workspace": str(workspace),
+        "dataset_ids": [dataset_id],
+    }

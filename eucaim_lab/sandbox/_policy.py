@@ -257,6 +257,7 @@ class SandboxPolicy:
         args += ["--ro-bind", str(self.checkout), CHECKOUT_MOUNT]
         args += ["--bind", str(self.workspace), WORKSPACE_MOUNT]
         args += ["--bind", str(self.kernel_dir), str(self.kernel_dir)]
+        args += ["--remount-ro", "/"]  # the sandbox's root itself: no writable stray folders
         args += ["--chdir", WORKSPACE_MOUNT, "--clearenv"]
         for key, value in sorted(env.items()):
             args += ["--setenv", key, value]
@@ -286,7 +287,7 @@ def sandbox_env(
         "TMPDIR": "/tmp",
         "PYTHONNOUSERSITE": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-        "EUCAIM_SANDBOX": "1",
+        "EUCAIM_SANDBOXED": "1",
         "EUCAIM_CHECKOUT": CHECKOUT_MOUNT,
         "EUCAIM_WORKSPACE": WORKSPACE_MOUNT,
         "EUCAIM_KERNEL_DIR": str(kernel_dir),

@@ -82,6 +82,7 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
     _cgroups: SandboxCgroups | None = None
     _audit_read_fd: int | None = None
     _audit_write_fd: int | None = None
+    _args_fd: int | None = None
     _readers: list[threading.Thread]
     _launches: int = 0
 
@@ -160,9 +161,12 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
                 "kernel_argv": cmd,
             },
         )
-        kwargs["cmd"] = [bwrap, *args, "--", *cmd]
+        # the options go through a pipe (--args), so /proc/1/cmdline in the sandbox does not list host paths
+        args_fd = _args_pipe(args)
+        self._args_fd = args_fd
+        kwargs["cmd"] = [bwrap, "--args", str(args_fd), "--", *cmd]
         kwargs["env"] = {"PATH": host_env.get("PATH", os.defpath), "LANG": "C.UTF-8"}
-        kwargs["pass_fds"] = (write_fd,)
+        kwargs["pass_fds"] = (write_fd, args_fd)
         if self._cgroups.dirs:
             kwargs["preexec_fn"] = self._cgroups.join
         return kwargs
@@ -174,9 +178,11 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             self._close_audit_fds()
             raise
         # the kernel holds the only write end now; EOF on the read end means the sandbox is gone
-        if self._audit_write_fd is not None:
-            os.close(self._audit_write_fd)
-            self._audit_write_fd = None
+        for name in ("_audit_write_fd", "_args_fd"):
+            fd = getattr(self, name)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, name, None)
         read_fd, self._audit_read_fd = self._audit_read_fd, None
         if read_fd is not None:
             reader = threading.Thread(
@@ -268,7 +274,7 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         return kernel_dir
 
     def _close_audit_fds(self) -> None:
-        for name in ("_audit_read_fd", "_audit_write_fd"):
+        for name in ("_audit_read_fd", "_audit_write_fd", "_args_fd"):
             fd = getattr(self, name)
             if fd is not None:
                 try:
@@ -337,6 +343,22 @@ def _parse(line: bytes) -> dict[str, Any]:
                 out[key] = data[key]
         return out
     return {"malformed": True, "line_sha3": hashlib.sha3_256(line).hexdigest(), "line_bytes": len(line)}
+
+
+def _args_pipe(args: list[str]) -> int:
+    """A pipe holding ``args`` NUL-separated, for ``bwrap --args FD``; returns the read end."""
+    data = b"".join(a.encode() + b"\0" for a in args)
+    read_fd, write_fd = os.pipe()
+    try:
+        if len(data) >= 65536:  # the pipe must hold it all: bwrap reads only after exec
+            raise InvalidInputError(f"The sandbox command line is too long ({len(data)} bytes).")
+        os.write(write_fd, data)
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    return read_fd
 
 
 def _write_private(path: Path, data: bytes) -> None:
