@@ -1,13 +1,16 @@
 """DICOM image series -> one SimpleITK image, with the geometry checked.
 
 Single-frame series are stacked by our own code: slices sorted by ImagePositionPatient projected on the slice normal,
-orientation and in-plane geometry checked to agree, RescaleSlope/Intercept applied per slice, gaps in the slice
-positions noted (missing or uneven slices) in the image's metadata for :func:`quality_checks`. A multi-frame image
-(enhanced / legacy converted) is read with highdicom's volume API.
+orientation and in-plane geometry checked to agree, RescaleSlope/Intercept applied per slice. A few missing slices
+(gaps that are whole multiples of the slice spacing) are filled by linear interpolation so that the grid stays true
+to the patient coordinates; other uneven spacing is stacked as is. Both are noted in the image's metadata for
+:func:`quality_checks` (``missing_slices`` warning, ``uneven_slices`` error). A multi-frame image (enhanced / legacy
+converted) is read with highdicom's volume API.
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -29,6 +32,9 @@ __all__ = ["read_series", "slice_geometry"]
 #: relative deviation of a slice gap from the typical gap above which slices count as uneven
 SPACING_RTOL = 0.1
 ORIENTATION_ATOL = 1e-3
+#: missing slices are filled by interpolation when there are at most this many, or this fraction of the series
+MAX_FILLED_SLICES = 2
+MAX_FILLED_FRACTION = 0.1
 
 
 def _read(path: str, stop_before_pixels: bool = False) -> Any:
@@ -168,23 +174,38 @@ def _read_stack(paths: Sequence[str]) -> sitk.Image:
         )
 
     metadata: dict[str, str] = {}
+    # grid slot of every stacked slice; slots left empty are missing slices filled by interpolation
+    slots = list(range(len(slices)))
     if steps.size:
         spacing_z = float(np.median(steps))
         ratio = steps / spacing_z
-        if np.any(np.abs(ratio - 1) > SPACING_RTOL):
-            whole = np.round(ratio)
-            if np.all(np.abs(ratio - whole) <= SPACING_RTOL) and whole.min() >= 1:
-                missing = int((whole - 1).sum())
-                where = [f"after {slices[i][1]}" for i in np.nonzero(whole > 1)[0][:3]]
-                metadata[META_MISSING_SLICES] = (
-                    f"{missing} slice(s) missing from the series (gap of {steps.max():.3g} mm against "
-                    f"{spacing_z:.3g} mm), {'; '.join(where)}."
-                )
-            else:
-                metadata[META_UNEVEN_SLICES] = (
-                    f"Slice spacing is uneven ({steps.min():.3g} to {steps.max():.3g} mm, median {spacing_z:.3g} mm);"
-                    f" the image uses {spacing_z:.3g} mm."
-                )
+        whole = np.round(ratio)
+        missing = int((whole - 1).sum())
+        if np.all(np.abs(ratio - 1) <= SPACING_RTOL):
+            pass
+        elif (
+            np.all(np.abs(ratio - whole) <= SPACING_RTOL)
+            and whole.min() >= 1
+            and missing <= max(MAX_FILLED_SLICES, int(MAX_FILLED_FRACTION * len(slices)))
+        ):
+            slots = [0, *np.cumsum(whole).astype(int).tolist()]
+            where = [f"after {slices[i][1]}" for i in np.nonzero(whole > 1)[0][:3]]
+            metadata[META_MISSING_SLICES] = (
+                f"{missing} slice(s) missing from the series (gap of {steps.max():.4g} mm against "
+                f"{spacing_z:.4g} mm) {'; '.join(where)}: filled by linear interpolation between neighbours."
+            )
+        else:
+            metadata[META_UNEVEN_SLICES] = (
+                f"Slice spacing is uneven ({steps.min():.4g} to {steps.max():.4g} mm, median {spacing_z:.4g} mm): "
+                f"the image is stacked with {spacing_z:.4g} mm, so positions along the slice normal are wrong."
+            )
+        offsets = [s[4] - slices[0][4] for s in slices]
+        shear = max(float(np.linalg.norm(o - np.dot(o, normal) * normal)) for o in offsets)
+        if shear > 0.1 * min(sp0):
+            metadata[META_UNEVEN_SLICES] = (
+                f"Slice positions drift {shear:.3g} mm within the slice plane (gantry tilt or mixed stacks): "
+                "the image is stacked along the slice normal, so its geometry is approximate."
+            )
     else:
         spacing_z = float(ds0.get("SpacingBetweenSlices", 0) or ds0.get("SliceThickness", 0) or 1.0)
 
@@ -206,8 +227,17 @@ def _read_stack(paths: Sequence[str]) -> sitk.Image:
         if slope != int(slope) or intercept != int(intercept):
             integral = False
         arrays.append(arr.astype(np.float64) * slope + intercept)
-    volume = np.stack(arrays)
+    volume = np.empty((slots[-1] + 1, *arrays[0].shape), dtype=np.float64)
+    sop_uids = [""] * volume.shape[0]
+    for slot, arr, (ds, *_) in zip(slots, arrays, slices, strict=True):
+        volume[slot] = arr
+        sop_uids[slot] = str(ds.SOPInstanceUID)
+    for a, b in itertools.pairwise(slots):
+        for slot in range(a + 1, b):
+            t = (slot - a) / (b - a)
+            volume[slot] = (1 - t) * volume[a] + t * volume[b]
     if integral and np.all(np.isfinite(volume)):
+        volume = np.round(volume)
         lo, hi = volume.min(), volume.max()
         dtype = np.int16 if lo >= -32768 and hi <= 32767 else np.int32
         out_arr = volume.astype(dtype)
@@ -220,7 +250,7 @@ def _read_stack(paths: Sequence[str]) -> sitk.Image:
     image.SetDirection(tuple(float(v) for v in direction.ravel()))
     for key, value in metadata.items():
         image.SetMetaData(key, value)
-    image.SetMetaData(META_SOP_UIDS, "\\".join(str(s[0].SOPInstanceUID) for s in slices))
+    image.SetMetaData(META_SOP_UIDS, "\\".join(sop_uids))
     if "FrameOfReferenceUID" in ds0:
         image.SetMetaData(META_FRAME_OF_REFERENCE, str(ds0.FrameOfReferenceUID))
     return image

@@ -58,9 +58,11 @@ def geometry_differences(image: sitk.Image, mask: sitk.Image, rtol: float = 1e-4
 def quality_checks(image: sitk.Image, mask: sitk.Image, label: int = 1) -> list[QCFlag]:
     """Check an image and the mask of one region (value ``label``) before feature extraction.
 
-    Errors: ``geometry_mismatch`` (mask not on the image grid), ``empty_mask``, ``label_absent``.
-    Warnings: ``tiny_mask`` (< 10 voxels), ``mask_touches_border``, ``missing_slices`` and ``uneven_slices`` (noted by
-    the DICOM series reader in the image's metadata), ``anisotropic_spacing`` (largest/smallest spacing > 5).
+    Errors: ``geometry_mismatch`` (mask not on the image grid), ``empty_mask``, ``label_absent``, ``uneven_slices``
+    (a DICOM series whose slice positions could not be put on a regular grid).
+    Warnings: ``tiny_mask`` (< 10 voxels), ``mask_touches_border``, ``missing_slices`` (a few slices missing from a
+    DICOM series, filled by interpolation), ``anisotropic_spacing`` (largest/smallest spacing > 5).
+    The slice findings come from metadata that the DICOM series reader puts on the images it returns.
     """
     import numpy as np
     import SimpleITK as sitk
@@ -77,9 +79,10 @@ def quality_checks(image: sitk.Image, mask: sitk.Image, label: int = 1) -> list[
                 f"{max(spacing) / min(spacing):.1f}:1, above {MAX_ANISOTROPY:g}:1.",
             )
         )
-    for key, code in ((META_MISSING_SLICES, "missing_slices"), (META_UNEVEN_SLICES, "uneven_slices")):
-        if image.HasMetaDataKey(key):
-            flags.append(QCFlag(code, "warning", image.GetMetaData(key)))
+    if image.HasMetaDataKey(META_MISSING_SLICES):
+        flags.append(QCFlag("missing_slices", "warning", image.GetMetaData(META_MISSING_SLICES)))
+    if image.HasMetaDataKey(META_UNEVEN_SLICES):
+        flags.append(QCFlag("uneven_slices", "error", image.GetMetaData(META_UNEVEN_SLICES)))
 
     diffs = geometry_differences(image, mask)
     if diffs:

@@ -59,7 +59,8 @@ def read_seg_mask(path: str, segment_number: int, image: sitk.Image) -> sitk.Ima
     if image_frame and seg_frame and image_frame != seg_frame:
         raise CaseError(f"DICOM SEG {path} is in frame of reference {seg_frame}, the image in {image_frame}.")
 
-    sop_uids = image.GetMetaData(META_SOP_UIDS).split("\\") if image.HasMetaDataKey(META_SOP_UIDS) else []
+    slots = image.GetMetaData(META_SOP_UIDS).split("\\") if image.HasMetaDataKey(META_SOP_UIDS) else []
+    sop_uids = [uid for uid in slots if uid]
     referenced = {uid for _, _, uid in seg.get_source_image_uids()} if sop_uids else set()
     if sop_uids and referenced & set(sop_uids):
         try:
@@ -72,14 +73,22 @@ def read_seg_mask(path: str, segment_number: int, image: sitk.Image) -> sitk.Ima
                     ignore_spatial_locations=True,
                     skip_overlap_checks=True,
                 )
-        except Exception as exc:  # highdicom: ValueError/RuntimeError for frames it cannot place
+        except Exception as exc:  # highdicom: ValueError or RuntimeError
             raise CaseError(
-                f"Cannot place the frames of DICOM SEG {path} on the image slices: {exc}"
+                f"Cannot place the frames of DICOM SEG {path} on the image slices: {exc}".splitlines()[0]
             ) from exc
-        array = np.asarray(pixels)[..., 0]
+        frames = _binarise(np.asarray(pixels)[..., 0], seg)
         expected = sitk.GetArrayViewFromImage(image).shape
-        if array.shape == expected:
-            mask = sitk.GetImageFromArray(_binarise(array, seg))
+        if frames.shape[1:] == expected[1:] and len(slots) == expected[0]:
+            array = np.zeros(expected, dtype=np.uint8)
+            array[[i for i, uid in enumerate(slots) if uid]] = frames
+            if len(sop_uids) < len(slots):
+                # slices interpolated into a gap of the series: the segment there is its nearest neighbour's
+                # (the frames of missing source images do not exist)
+                present = np.array([i for i, uid in enumerate(slots) if uid])
+                for i in (i for i, uid in enumerate(slots) if not uid):
+                    array[i] = array[present[np.argmin(np.abs(present - i))]]
+            mask = sitk.GetImageFromArray(array)
             mask.CopyInformation(image)
             return mask
     return _resample_volume(seg, path, segment_number, image)

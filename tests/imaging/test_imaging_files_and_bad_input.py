@@ -132,28 +132,48 @@ def test_series_with_missing_slice_and_truncated_file(tmp_path):
     import pydicom
     import SimpleITK as sitk
 
+    from eucaim_lab.imaging._qc import geometry_differences
+
     src = shared_data("sts-cohort", "STS_008", "CT")
     shutil.copytree(src, tmp_path / "CT")
     files = sorted((tmp_path / "CT" / "image").iterdir(), key=lambda p: p.name)
-    full = discover_cases(tmp_path)[0].load_image()
+    full_image, full_mask = discover_cases(tmp_path)[0].load()
+    assert "missing_slices" not in _codes(full_image, full_mask)
     # remove a slice from the middle (by position, not by file name)
     positions = {p: float(pydicom.dcmread(p, stop_before_pixels=True).ImagePositionPatient[2]) for p in files}
-    middle = sorted(files, key=positions.get)[len(files) // 2]
-    middle.unlink()
+    by_position = sorted(files, key=positions.get)
+    k = len(files) // 2
+    by_position[k].unlink()
     (case,) = discover_cases(tmp_path)
+    assert len(case.image.paths) == len(files) - 1
     image, mask = case.load()
-    codes = _codes(image, mask)
-    assert codes.get("missing_slices") == "warning"
-    assert image.GetSize()[2] == full.GetSize()[2] - 1
-    assert np.isclose(image.GetSpacing()[2], full.GetSpacing()[2])
-    assert sitk.GetArrayFromImage(mask).sum() > 0
+    assert _codes(image, mask).get("missing_slices") == "warning"
+    # the grid stays that of the complete series; the gap is filled from its neighbours
+    assert geometry_differences(full_image, image) == []
+    full, gapped = sitk.GetArrayFromImage(full_image), sitk.GetArrayFromImage(image)
+    others = [i for i in range(full.shape[0]) if i != k]
+    assert np.array_equal(full[others], gapped[others])
+    expected = np.round((full[k - 1].astype(float) + full[k + 1]) / 2)
+    assert np.array_equal(gapped[k], expected)
+    # contours are placed by position, so the mask is the complete series' mask
+    assert np.array_equal(sitk.GetArrayFromImage(mask), sitk.GetArrayFromImage(full_mask))
     # a truncated file in the series: discovery still lists the case, loading names the broken file
-    victim = sorted(files, key=positions.get)[3]
+    victim = by_position[3]
     victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
     (case,) = discover_cases(tmp_path)  # the header before the pixel data is intact
     assert str(victim) in case.image.paths
     with pytest.raises(CaseError, match=victim.name):
         case.load()
+
+
+def test_irregular_series_is_an_uneven_slices_error():
+    root = shared_data("dicom", "pydicom-ct2-highdicom-seg")
+    (case,) = [c for c in discover_cases(root) if c.mask.path.endswith("seg_image_ct_binary.dcm")]
+    image, mask = case.load()
+    # slices at z = -99.48, 103.02, 104.27, 105.52: not a few missing slices, a series that has no regular grid
+    codes = _codes(image, mask)
+    assert codes["uneven_slices"] == "error"
+    assert "missing_slices" not in codes
 
 
 def test_corrupt_dicom_edge_files_are_skipped_with_reasons():
