@@ -97,9 +97,38 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             raise SandboxUnavailableError("The sandbox provisioner needs a KernelManager as parent.")
         checkout, workspace = self._check_folders()
         limits = SandboxLimits.from_mapping(self.limits)
+        python_paths = tuple(self.python_paths) or tuple(python_environment_paths())
+        missing = [p for p in python_paths if not os.path.isdir(p)]
+        if missing:
+            raise SandboxUnavailableError(
+                f"The kernel's Python environment folders {missing} do not exist; reinstall the kernelspec "
+                "with 'eucaim-lab kernel install'. The kernel was not started."
+            )
         bwrap = check_bwrap(self.bwrap)  # fail closed before anything else happens
+        fresh_dir = self._kernel_dir is None
         kernel_dir = self._ensure_kernel_dir()
+        try:
+            return await self._prepare(kwargs, checkout, workspace, limits, python_paths, bwrap, kernel_dir)
+        except BaseException:
+            self._close_audit_fds()
+            if self._cgroups is not None:
+                self._cgroups.remove()
+                self._cgroups = None
+            if fresh_dir:
+                self._remove_kernel_dir()
+            raise
 
+    async def _prepare(
+        self,
+        kwargs: dict[str, Any],
+        checkout: Path,
+        workspace: Path,
+        limits: SandboxLimits,
+        python_paths: tuple[str, ...],
+        bwrap: str,
+        kernel_dir: Path,
+    ) -> dict[str, Any]:
+        km = self.parent
         # ZMQ over ipc sockets in the kernel's own folder; interrupts as messages (SIGINT would kill bwrap)
         km.transport = "ipc"
         km.ip = str(kernel_dir / "k")
@@ -114,6 +143,7 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
                 "The sandboxed kernelspec's argv must contain '{connection_file}'. Got "
                 f"{self.kernel_spec.argv!r}."
             )
+        # the kernel reads a copy of the connection file in its own folder, never the Jupyter runtime dir
         inner_connection_file = kernel_dir / "connection.json"
         _write_private(inner_connection_file, Path(host_connection_file).read_bytes())
         cmd = [str(inner_connection_file) if a == host_connection_file else a for a in cmd]
@@ -121,17 +151,9 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
 
         host_env: dict[str, str] = kwargs.pop("env")
         extra = {k: host_env[k] for k in (*self.kernel_spec.env, *_PASS_ENV) if k in host_env}
-        read_fd, write_fd = os.pipe()
         self._close_audit_fds()
-        self._audit_read_fd, self._audit_write_fd = read_fd, write_fd
-        env = sandbox_env(kernel_dir=kernel_dir, audit_fd=write_fd, limits=limits, extra=extra)
-        python_paths = tuple(self.python_paths) or tuple(python_environment_paths())
-        missing = [p for p in python_paths if not os.path.isdir(p)]
-        if missing:
-            raise SandboxUnavailableError(
-                f"The kernel's Python environment folders {missing} do not exist; reinstall the kernelspec "
-                "with 'eucaim-lab kernel install'. The kernel was not started."
-            )
+        self._audit_read_fd, self._audit_write_fd = os.pipe()
+        env = sandbox_env(kernel_dir=kernel_dir, audit_fd=self._audit_write_fd, limits=limits, extra=extra)
         policy = SandboxPolicy(
             checkout=checkout,
             workspace=workspace,
@@ -147,6 +169,7 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         if self._cgroups is not None:
             self._cgroups.remove()
         self._cgroups = SandboxCgroups.create(f"eucaim-{kernel_dir.name}-{self._launches}", limits)
+        # recorded before the launch: a kernel whose start cannot be audited does not start
         self._record(
             "kernel.start",
             {
@@ -162,11 +185,10 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             },
         )
         # the options go through a pipe (--args), so /proc/1/cmdline in the sandbox does not list host paths
-        args_fd = _args_pipe(args)
-        self._args_fd = args_fd
-        kwargs["cmd"] = [bwrap, "--args", str(args_fd), "--", *cmd]
+        self._args_fd = _args_pipe(args)
+        kwargs["cmd"] = [bwrap, "--args", str(self._args_fd), "--", *cmd]
         kwargs["env"] = {"PATH": host_env.get("PATH", os.defpath), "LANG": "C.UTF-8"}
-        kwargs["pass_fds"] = (write_fd, args_fd)
+        kwargs["pass_fds"] = (self._audit_write_fd, self._args_fd)
         if self._cgroups.dirs:
             kwargs["preexec_fn"] = self._cgroups.join
         return kwargs
@@ -174,8 +196,10 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         try:
             info = await super().launch_kernel(cmd, **kwargs)
-        except BaseException:
+        except BaseException as exc:
             self._close_audit_fds()
+            self._record("kernel.stop", {"kernel_id": self.kernel_id, "checkout_id": self.checkout_id,
+                                         "restart": False, "launch_failed": repr(exc)})
             raise
         # the kernel holds the only write end now; EOF on the read end means the sandbox is gone
         for name in ("_audit_write_fd", "_args_fd"):
@@ -209,10 +233,14 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             self._record("kernel.stop", {"kernel_id": self.kernel_id, "checkout_id": self.checkout_id,
                                          "restart": restart})
         finally:
-            if not restart and self._kernel_dir is not None:
-                shutil.rmtree(self._kernel_dir, ignore_errors=True)
-                shutil.rmtree(self._kernel_dir.parent / f"{self._kernel_dir.name}-etc", ignore_errors=True)
-                self._kernel_dir = None
+            if not restart:
+                self._remove_kernel_dir()
+
+    def _remove_kernel_dir(self) -> None:
+        if self._kernel_dir is not None:
+            shutil.rmtree(self._kernel_dir, ignore_errors=True)
+            shutil.rmtree(self._kernel_dir.parent / f"{self._kernel_dir.name}-etc", ignore_errors=True)
+            self._kernel_dir = None
 
     async def get_provisioner_info(self) -> dict[str, Any]:
         info = await super().get_provisioner_info()
