@@ -68,6 +68,9 @@ class _Region:
     series_refs: set[str]
     instance_refs: set[str]
     items: list[tuple[int, str]]  # (segment or ROI number, label or name)
+    unused: list[str] = field(
+        default_factory=list
+    )  # declared regions that cannot become cases, with the reason
 
 
 def discover_cases(path_or_csv: str | os.PathLike[str]) -> DiscoveredCases:
@@ -177,6 +180,7 @@ def _match_regions(
                 SkippedInput(region.path, f"{region.kind.upper()} has no segments or contoured ROIs")
             )
             continue
+        skipped.extend(SkippedInput(region.path, reason) for reason in region.unused)
         image = ImageRef("dicom", tuple(sorted(target.files.values())), target.uid)
         for number, name in region.items:
             mask = (
@@ -239,14 +243,18 @@ def _rtstruct_region(ds: Any, path: str, patient: str | None) -> _Region:
                 if "ReferencedSOPInstanceUID" in image:
                     instance_refs.add(str(image.ReferencedSOPInstanceUID))
     items = []
+    unused = []
     for roi in ds.get("StructureSetROISequence", []):
         number = int(roi.ROINumber)
+        name = str(roi.get("ROIName", "")) or f"roi_{number}"
         if number in contoured:
-            items.append((number, str(roi.get("ROIName", "")) or f"roi_{number}"))
+            items.append((number, name))
             if "ReferencedFrameOfReferenceUID" in roi:
                 frame_uids.add(str(roi.ReferencedFrameOfReferenceUID))
+        else:
+            unused.append(f"ROI {number} ({name}) has no CLOSED_PLANAR contour")
     frame_uid = next(iter(frame_uids)) if len(frame_uids) == 1 else None
-    return _Region("rtstruct", path, patient, frame_uid, series_refs, instance_refs, items)
+    return _Region("rtstruct", path, patient, frame_uid, series_refs, instance_refs, items, unused)
 
 
 def _match_series(
@@ -316,7 +324,7 @@ def _file_cases(paths: list[str], skipped: list[SkippedInput]) -> list[Case]:
             )
             skipped.append(SkippedInput(mask, why))
             continue
-        labels = _mask_labels(mask, skipped)
+        labels = _mask_labels(mask)
         stem = key[1] or _pair_key(candidates[0], _IMAGE_RE)[1] or Path(key[0]).name
         for label in labels:
             cases.append(
@@ -333,19 +341,17 @@ def _file_cases(paths: list[str], skipped: list[SkippedInput]) -> list[Case]:
     return cases
 
 
-def _mask_labels(path: str, skipped: list[SkippedInput]) -> list[int]:
+def _mask_labels(path: str) -> list[int]:
     import numpy as np
     import SimpleITK as sitk
 
     try:
         values = np.unique(sitk.GetArrayFromImage(sitk.ReadImage(path)))
-    except RuntimeError as exc:
-        skipped.append(SkippedInput(path, f"unreadable mask file ({str(exc).strip().splitlines()[-1]})"))
-        return []
+    except RuntimeError:
+        return [1]  # an unreadable mask still makes a case: loading it raises a CaseError for its row
     labels = [int(v) for v in values if v != 0 and float(v).is_integer() and 0 < v <= 255]
-    if not labels:
-        skipped.append(SkippedInput(path, "mask holds no label (all zero or no integer labels 1..255)"))
-    return labels
+    # a mask without any label still makes a case (label 1): its row then carries the empty-mask error
+    return labels or [1]
 
 
 # ----------------------------------------------------------------------------------------------------- batch CSV

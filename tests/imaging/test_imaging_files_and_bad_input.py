@@ -200,3 +200,20 @@ def test_corrupt_image_file_raises_case_error_naming_it(name):
     with pytest.raises(CaseError, match=name) as info:
         case.load_image()
     assert "\n" not in str(info.value)
+
+
+def test_folder_pair_with_empty_or_unreadable_mask_still_makes_a_case(tmp_path):
+    import SimpleITK as sitk
+
+    image = sitk.Image(12, 10, 5, sitk.sitkInt16)
+    for name in ("p1", "p2"):
+        (tmp_path / name).mkdir()
+        sitk.WriteImage(image, str(tmp_path / name / f"{name}_image.nii.gz"))
+    sitk.WriteImage(sitk.Image(12, 10, 5, sitk.sitkUInt8), str(tmp_path / "p1" / "p1_mask.nii.gz"))
+    (tmp_path / "p2" / "p2_mask.nii.gz").write_bytes(b"not a nifti file")
+    empty, broken = discover_cases(tmp_path)
+    assert (empty.case_id, empty.label, broken.case_id) == ("p1_label_1", 1, "p2_label_1")
+    img, mask = empty.load()
+    assert _codes(img, mask) == {"empty_mask": "error"}
+    with pytest.raises(CaseError, match="p2_mask.nii.gz"):
+        broken.load()

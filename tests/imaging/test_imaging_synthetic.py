@@ -65,8 +65,15 @@ def write_series(folder: Path, slope: float = 1.0, intercept: float = -1024.0) -
 
 
 def write_rtstruct(
-    path: Path, series: str, frame: str, contours: list[list[float]], name: str = "GTV"
+    path: Path,
+    series: str,
+    frame: str,
+    contours: list[list[float]],
+    name: str = "GTV",
+    instances: list[str] | None = None,
 ) -> None:
+    """An RTSTRUCT with ROI 7 (``contours``) and ROI 8 (one POINT only); it references ``series`` through
+    RTReferencedSeriesSequence, or, given ``instances``, only through ContourImageSequence of each contour."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
     from pydicom.uid import ExplicitVRLittleEndian, RTStructureSetStorage, generate_uid
@@ -87,22 +94,35 @@ def write_rtstruct(
     ref_study.RTReferencedSeriesSequence = Sequence([ref_series])
     ref_frame = Dataset()
     ref_frame.FrameOfReferenceUID = frame
-    ref_frame.RTReferencedStudySequence = Sequence([ref_study])
+    if instances is None:
+        ref_frame.RTReferencedStudySequence = Sequence([ref_study])
     ds.ReferencedFrameOfReferenceSequence = Sequence([ref_frame])
-    roi = Dataset()
-    roi.ROINumber, roi.ROIName, roi.ReferencedFrameOfReferenceUID = 7, name, frame
-    ds.StructureSetROISequence = Sequence([roi])
+    rois = []
+    for number, roi_name in ((7, name), (8, "marker")):
+        roi = Dataset()
+        roi.ROINumber, roi.ROIName, roi.ReferencedFrameOfReferenceUID = number, roi_name, frame
+        rois.append(roi)
+    ds.StructureSetROISequence = Sequence(rois)
     items = []
     for data in contours:
         c = Dataset()
         c.ContourGeometricType = "CLOSED_PLANAR"
         c.NumberOfContourPoints = len(data) // 3
         c.ContourData = data
+        if instances is not None:
+            ref_image = Dataset()
+            ref_image.ReferencedSOPInstanceUID = instances[0]
+            c.ContourImageSequence = Sequence([ref_image])
         items.append(c)
     roi_contour = Dataset()
     roi_contour.ReferencedROINumber = 7
     roi_contour.ContourSequence = Sequence(items)
-    ds.ROIContourSequence = Sequence([roi_contour])
+    point = Dataset()
+    point.ContourGeometricType, point.NumberOfContourPoints, point.ContourData = "POINT", 1, data[:3]
+    marker = Dataset()
+    marker.ReferencedROINumber = 8
+    marker.ContourSequence = Sequence([point])
+    ds.ROIContourSequence = Sequence([roi_contour, marker])
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
 
@@ -128,6 +148,8 @@ def synthetic(tmp_path):
 def test_square_with_hole_and_island_fills_exact_voxels(synthetic):
     cases = discover_cases(synthetic)
     assert [c.case_id for c in cases] == ["SYN001_CT_GTV"]
+    # the POINT-only ROI is not a case, and discovery says why
+    assert [s.reason for s in cases.skipped] == ["ROI 8 (marker) has no CLOSED_PLANAR contour"]
     case = cases[0]
     assert (case.roi, case.modality, case.mask.roi_number, case.label) == ("GTV", "CT", 7, 1)
     _image, mask = case.load()
@@ -258,3 +280,32 @@ def test_quality_flags_on_synthetic_masks(synthetic):
     assert flags(arr) == {}
     arr[1, 0, 5] = 1
     assert flags(arr) == {"mask_touches_border": "warning"}
+
+
+def test_checkout_layout_and_reference_by_contour_images(tmp_path):
+    """Datalake/checkout layout (<subject>/<study>/<series>/<sop>.dcm plus JSON files); the RTSTRUCT names its image
+    only through the SOP instances of its contours (no RTReferencedSeriesSequence)."""
+    import json
+    import shutil
+
+    import pydicom
+
+    series, frame, sops = write_series(tmp_path / "flat")
+    for path in sorted((tmp_path / "flat").iterdir()):
+        sop = str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+        target = tmp_path / "checkout" / "SYN001" / "1.2.3" / series / f"{sop}.dcm"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target)
+    write_rtstruct(
+        tmp_path / "checkout" / "SYN001" / "1.2.3" / "9.8.7" / "rs.dcm", "", frame, CONTOURS, instances=sops
+    )
+    (tmp_path / "checkout" / "manifest.json").write_text(json.dumps({"files": {}}))
+    (tmp_path / "checkout" / "index.json").write_text("[]")
+    cases = discover_cases(tmp_path / "checkout")
+    assert [c.case_id for c in cases] == ["SYN001_CT_GTV"]
+    assert cases[0].image.series_uid == series
+    assert [s.reason for s in cases.skipped] == ["ROI 8 (marker) has no CLOSED_PLANAR contour"]
+    _image, mask = cases[0].load()
+    import SimpleITK as sitk
+
+    assert sitk.GetArrayFromImage(mask).sum() == 109 + 6
