@@ -247,22 +247,42 @@ def _string(value: Any) -> str | None:
     return str(value)
 
 
+class _ShortReads:
+    """A file wrapper that notices a read cut short by the end of the file (pydicom keeps partial values)."""
+
+    def __init__(self, fp: BinaryIO) -> None:
+        self._fp = fp
+        self.name = getattr(fp, "name", "<file>")
+        self.short = False
+        self.seek = fp.seek
+        self.tell = fp.tell
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._fp.read(n)
+        # reading 8 bytes and getting none is how pydicom finds the end of the data set
+        if n > 0 and len(data) < n and (data or n != 8):
+            self.short = True
+        return data
+
+
 def _read_pydicom(fp: BinaryIO, path: str, size: int) -> _Parsed:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     fp.seek(0)
     forced = False
+    watched = _ShortReads(fp)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=_SPECIFIC_TAGS)
+            ds = pydicom.dcmread(watched, stop_before_pixels=True, specific_tags=_SPECIFIC_TAGS)
         except InvalidDicomError:
             reason = _not_dicom_reason(fp, size)
             if reason:
                 raise _BadFile(reason) from None
             fp.seek(0)
-            ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=_SPECIFIC_TAGS, force=True)
+            watched = _ShortReads(fp)
+            ds = pydicom.dcmread(watched, stop_before_pixels=True, specific_tags=_SPECIFIC_TAGS, force=True)
             forced = True
         end = fp.tell()
         meta = getattr(ds, "file_meta", None)
@@ -274,6 +294,8 @@ def _read_pydicom(fp: BinaryIO, path: str, size: int) -> _Parsed:
             text = str(w.message)
             if "end of file" in text.lower():
                 raise _BadFile(f"truncated: {text.splitlines()[0][:160]}")
+        if watched.short and not forced:
+            raise _BadFile(f"truncated: the file ends inside a data element (at byte {size})")
         values: dict[str, str] = {}
         for tag, kw, _ in _TAGS:
             if tag in ds:
@@ -291,6 +313,8 @@ def _read_pydicom(fp: BinaryIO, path: str, size: int) -> _Parsed:
     deflated = ts in _DEFLATED
     if not deflated and end > size:
         raise _BadFile(f"truncated: an element runs to byte {end} but the file has {size} bytes")
+    if watched.short:
+        raise _BadFile(f"truncated: the file ends inside a data element (at byte {size})")
     header = _header(path, size, values, media_class)
     implicit, little = ds.original_encoding
     if not deflated and implicit is not None and little is not None:
