@@ -2,11 +2,14 @@
 
 Layout of one dataset folder::
 
-    <out_dir>/clinical.csv                       one row per patient
-    <out_dir>/truth.json                         generating model, sites and per-patient latent values
-    <out_dir>/<patient_id>/CT/CT_001.dcm ...     the CT series, one file per slice
-    <out_dir>/<patient_id>/SEG/SEG.dcm           DICOM SEG, segment "Tumour"
-    <out_dir>/<patient_id>/RTSTRUCT/RTSTRUCT.dcm ROI "GTV" (every ``spec.rtstruct_every``-th patient)
+    <out_dir>/clinical.csv                             one row per patient
+    <out_dir>/truth.json                               generating model, sites and per-patient latent values
+    <out_dir>/dicom/<patient_id>/CT/CT_001.dcm ...     the CT series, one file per slice
+    <out_dir>/dicom/<patient_id>/SEG/SEG.dcm           DICOM SEG, segment "Tumour"
+    <out_dir>/dicom/<patient_id>/RTSTRUCT/RTSTRUCT.dcm ROI "GTV" (every ``spec.rtstruct_every``-th patient)
+
+The DICOM files sit apart from the tables so that ``dicom/`` can be ingested as is (with ``clinical.csv``) while
+``truth.json`` -- the answer key -- stays out of the published dataset.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ def _write(out: Path, spec: DatasetSpec, patients: Sequence[PatientLatents], see
         site = spec.site(patient.site_id)
         phantom = make_phantom(spec, patient, seed)
         uids = UidFactory(seed, spec.dataset_id, patient.patient_id)
-        folder = out / patient.patient_id
+        folder = out / "dicom" / patient.patient_id
         ct = write_ct_series(folder / "CT", spec, patient, site, phantom.hu, uids)
         write_seg(folder / "SEG" / "SEG.dcm", spec, patient, site, ct, phantom.tumour, uids)
         files += len(ct) + 1
@@ -141,6 +144,7 @@ def _write(out: Path, spec: DatasetSpec, patients: Sequence[PatientLatents], see
     return CohortInfo(
         path=out,
         spec=spec,
+        dicom_dir=out / "dicom",
         clinical_csv=clinical,
         truth_json=truth,
         n_patients=len(patients),

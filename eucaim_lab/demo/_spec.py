@@ -53,7 +53,7 @@ DEFAULT_SITES: tuple[Site, ...] = (
         model="SOMATOM Definition AS",
         offset_hu=30.0,
         noise_sd_hu=12.0,
-        blur_sigma_mm=0.5,
+        blur_sigma_mm=0.4,
         kernel="B30f",
     ),
     Site(
@@ -63,7 +63,7 @@ DEFAULT_SITES: tuple[Site, ...] = (
         model="LightSpeed VCT",
         offset_hu=-35.0,
         noise_sd_hu=26.0,
-        blur_sigma_mm=0.9,
+        blur_sigma_mm=0.7,
         kernel="STANDARD",
         kvp=100,
     ),
@@ -74,7 +74,7 @@ DEFAULT_SITES: tuple[Site, ...] = (
         model="Brilliance 64",
         offset_hu=20.0,
         noise_sd_hu=18.0,
-        blur_sigma_mm=0.3,
+        blur_sigma_mm=0.25,
         kernel="B",
         rescale_intercept=0,
     ),
@@ -181,10 +181,15 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class CohortInfo:
-    """Where a generated dataset was written and what it holds (``files_count`` counts DICOM files)."""
+    """Where a generated dataset was written and what it holds (``files_count`` counts DICOM files).
+
+    ``dicom_dir`` is the folder to ingest (DICOM only), ``clinical_csv`` its clinical table and ``truth_json`` the
+    generating values, kept outside ``dicom_dir``.
+    """
 
     path: Path
     spec: DatasetSpec
+    dicom_dir: Path
     clinical_csv: Path
     truth_json: Path
     n_patients: int
