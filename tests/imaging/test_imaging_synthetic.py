@@ -309,3 +309,66 @@ def test_checkout_layout_and_reference_by_contour_images(tmp_path):
     import SimpleITK as sitk
 
     assert sitk.GetArrayFromImage(mask).sum() == 109 + 6
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ("orientation", "Inconsistent ImageOrientationPatient"),
+        ("duplicate", "share one position"),
+        ("size", "Inconsistent image size"),
+    ],
+)
+def test_inconsistent_series_is_a_case_error(tmp_path, edit, message):
+    import pydicom
+
+    write_series(tmp_path / "ct")
+    paths = sorted(str(p) for p in (tmp_path / "ct").iterdir())
+    ds = pydicom.dcmread(paths[1])
+    other = pydicom.dcmread(paths[2])
+    if edit == "orientation":
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 0, -1]
+    elif edit == "duplicate":
+        ds.ImagePositionPatient = other.ImagePositionPatient
+    else:
+        ds.Rows = ROWS // 2
+        ds.PixelData = ds.PixelData[: len(ds.PixelData) // 2]
+    ds.save_as(paths[1])
+    case = Case("x", None, "CT", None, ImageRef("dicom", tuple(paths), "1"), MaskRef("file", paths[0]))
+    with pytest.raises(CaseError, match=message):
+        case.load_image()
+
+
+def test_quality_checks_geometry_and_anisotropy():
+    import SimpleITK as sitk
+
+    image = sitk.Image(30, 30, 10, sitk.sitkInt16)
+    image.SetSpacing((0.5, 0.5, 3.0))
+    mask = sitk.Image(30, 30, 10, sitk.sitkUInt8)
+    mask.CopyInformation(image)
+    mask[10:15, 10:15, 3:6] = 1
+    codes = {f.code: f for f in quality_checks(image, mask)}
+    assert set(codes) == {"anisotropic_spacing"}
+    assert (
+        codes["anisotropic_spacing"].severity == "warning" and "6.0:1" in codes["anisotropic_spacing"].message
+    )
+    for change in ("origin", "spacing", "direction", "size"):
+        other = sitk.Image((31, 30, 10) if change == "size" else (30, 30, 10), sitk.sitkUInt8)
+        if change == "size":
+            other.SetSpacing(image.GetSpacing())
+        else:
+            other.CopyInformation(image)
+        if change == "origin":
+            other.SetOrigin((0.0, 0.0, 1.5))
+        elif change == "spacing":
+            other.SetSpacing((0.5, 0.5, 2.0))
+        elif change == "direction":
+            other.SetDirection((0, 1, 0, 1, 0, 0, 0, 0, 1))
+        flags = [f for f in quality_checks(image, other) if f.code == "geometry_mismatch"]
+        assert len(flags) == 1 and flags[0].severity == "error" and change in flags[0].message
+    # round-off below a thousandth of a voxel is the same grid
+    close = sitk.Image(30, 30, 10, sitk.sitkUInt8)
+    close.CopyInformation(image)
+    close.SetOrigin((1e-5, 0.0, 0.0))
+    close[12, 12, 4] = 1
+    assert {f.code for f in quality_checks(image, close)} == {"anisotropic_spacing", "tiny_mask"}
