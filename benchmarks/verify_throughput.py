@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkout_vs_cp import _parse_run, build_tree, register  # noqa: E402
+from checkout_vs_cp import _parse_run, build_tree, register
 
 
 def _tool() -> list[str] | None:

@@ -6,7 +6,7 @@
 """
 
 from ._audit import AuditReport, AuditTrail
-from ._permits import Permit, load_permit as get_permit, verify_permit
+from ._permits import Permit, get_permit, verify_permit
 from ._requests import (
     Request,
     RequestStatus,

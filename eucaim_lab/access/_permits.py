@@ -11,16 +11,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 from typing import Any
 
 from .._errors import AccessDeniedError, InvalidInputError, NotFoundError
 from .._node import Node
-from ._ids import check_name as validate_identifier
 from ..catalogue._vocab import AccessCondition
 from ._audit import canonical_json
+from ._ids import check_name as validate_identifier
 from ._ids import validate_id
 
-__all__ = ["PERMIT_FORMAT", "Permit", "load_permit", "parse_expiry", "sign_permit", "verify_permit"]
+__all__ = ["PERMIT_FORMAT", "Permit", "get_permit", "load_permit", "parse_expiry", "sign_permit", "verify_permit"]
 
 PERMIT_FORMAT = "eucaim-lab.permit/1"
 DEFAULT_VALIDITY = dt.timedelta(days=365)
@@ -156,6 +157,11 @@ def load_permit(node: Node, permit_id: str) -> Permit:
         raise AccessDeniedError(f"The permit stored as {permit_id} names itself {permit.permit_id}; it grants nothing.",
                                 permit_id=permit_id)
     return permit
+
+
+def get_permit(permit_id: str, *, node: Node | str | os.PathLike[str] | None = None) -> Permit:
+    """The stored permit with this id (not yet verified: see :func:`verify_permit`)."""
+    return load_permit(node if isinstance(node, Node) else Node(node), permit_id)
 
 
 def verify_permit(

@@ -20,9 +20,9 @@ from typing import Any
 from .._config import current_user
 from .._errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
 from .._node import Node
-from ._ids import check_name as validate_identifier
 from ..catalogue._vocab import AccessCondition
 from ._audit import AuditTrail
+from ._ids import check_name as validate_identifier
 from ._ids import new_id, validate_id
 from ._permits import Permit, iso, load_permit, parse_expiry, sign_permit
 

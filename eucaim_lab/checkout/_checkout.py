@@ -22,11 +22,11 @@ from .._config import current_user
 from .._errors import AccessDeniedError, IntegrityError, NotFoundError
 from .._node import Node
 from ..access._audit import AuditTrail
+from ..access._ids import check_name as validate_identifier
 from ..access._ids import new_id, validate_id
 from ..access._permits import iso, load_permit, verify_permit
 from ..access._requests import ResourceStatus, as_node, check_permit_row
 from ..access._requests import get as get_request
-from ..access._ids import check_name as validate_identifier
 from ..catalogue._vocab import AccessCondition
 from ._manifest import EFORMS_NAME, INDEX_NAME, MANIFEST_NAME, Manifest
 from ._verify import check_datalake, refresh_state, require_intact
@@ -168,7 +168,7 @@ def require_allowed(co: Checkout) -> None:
     )
 
 
-def open(checkout_id: str | None = None, *, node: NodeLike = None) -> Checkout:  # noqa: A001 - domain verb
+def open(checkout_id: str | None = None, *, node: NodeLike = None) -> Checkout:
     """The checkout, ready to read: checks the access condition first.
 
     Inside a sandboxed kernel ``checkout_id`` may be omitted: the mounted checkout (``$EUCAIM_CHECKOUT``) is used,

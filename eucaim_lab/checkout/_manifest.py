@@ -13,8 +13,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .._errors import IntegrityError, InvalidInputError
-from ..access._ids import validate_id
 from ..access._ids import check_name as validate_identifier
+from ..access._ids import validate_id
 from ..catalogue._vocab import AccessCondition
 
 __all__ = [

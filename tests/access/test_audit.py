@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 
 import pytest
@@ -24,7 +25,7 @@ def test_entries_chain_and_carry_the_use_record(trail):
     entries = trail.entries()
     assert [e["seq"] for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0]["prev_hash"] == GENESIS_HASH
-    for before, after in zip(entries, entries[1:]):
+    for before, after in itertools.pairwise(entries):
         assert after["prev_hash"] == before["hash"]
     e = entries[2]
     recomputed = {k: e[k] for k in e if k != "hash"}

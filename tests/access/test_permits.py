@@ -21,7 +21,7 @@ from eucaim_lab.catalogue import Catalogue
 def granted(lake):
     req = access.request(["lung-a"], "Radiomics of lung nodules", node=lake)
     req = access.approve(req.request_id, "hospital-a", node=lake)
-    return lake, get_permit(lake, req.resource("lung-a").permit_id)
+    return lake, get_permit(req.resource("lung-a").permit_id, node=lake)
 
 
 def _check(node, permit, **over):
@@ -76,7 +76,7 @@ def test_a_permit_edited_in_the_database_grants_nothing(granted):
     body["expires"] = "2099-12-31T00:00:00+00:00"
     node.db.execute("UPDATE access_permits SET body = ?", (json.dumps(body),))
     with pytest.raises(AccessDeniedError, match="signature"):
-        _check(node, get_permit(node, permit.permit_id))
+        _check(node, get_permit(permit.permit_id, node=node))
 
 
 def test_an_expired_permit_grants_nothing(granted):
@@ -149,6 +149,6 @@ def test_expiry_option(lake):
         access.approve(req.request_id, "hospital-a", expires="next week", node=lake)
     day = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     req = access.approve(req.request_id, "hospital-a", expires=day, node=lake)
-    permit = get_permit(lake, req.resource("lung-a").permit_id)
+    permit = get_permit(req.resource("lung-a").permit_id, node=lake)
     assert permit.expires_at.date() == dt.date.fromisoformat(day) + dt.timedelta(days=1)
     assert permit.expires_at.time() == dt.time(0, 0)

@@ -15,7 +15,7 @@ EXE = Path(sys.executable).with_name("eucaim-lab")
 
 def _run(home, *args, user="researcher", ok=True):
     env = {**os.environ, "EUCAIM_LAB_HOME": str(home), "EUCAIM_LAB_USER": user}
-    proc = subprocess.run([str(EXE), *args], capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run([str(EXE), *args], check=False, capture_output=True, text=True, env=env, timeout=120)
     if ok:
         assert proc.returncode == 0, proc.stderr
     return proc
