@@ -108,9 +108,10 @@ def one_run(base: Path, n_files: int, total_bytes: int) -> dict[str, Any]:
     from eucaim_lab._node import Node
     from eucaim_lab.catalogue import Catalogue
 
-    node = Node(base / f"node-{n_files}")
+    tag = f"{n_files}-{total_bytes >> 20}m"
+    node = Node(base / f"node-{tag}")
     cat = Catalogue(node=node)
-    dataset_id = f"bench-{n_files}"
+    dataset_id = f"bench-{tag}"
     root = node.datalake / dataset_id / "1.0.0"
     t_build, rows = _timed(lambda: build_tree(root, n_files, total_bytes))
     register(cat, dataset_id, root, rows)
@@ -118,9 +119,9 @@ def one_run(base: Path, n_files: int, total_bytes: int) -> dict[str, Any]:
     t_approve, _ = _timed(lambda: access.approve(req.request_id, "bench-holder", node=node))
     t_co1, [co1] = _timed(lambda: checkout.checkout(req.request_id, user="bench-user", node=node))
     t_co2, [co2] = _timed(lambda: checkout.checkout(req.request_id, user="bench-user", node=node))
-    dest = base / f"cp-{n_files}"
+    dest = base / f"cp-{tag}"
     t_cp, _ = _timed(lambda: subprocess.run(["cp", "-r", str(root), str(dest)], check=True))
-    dest_al = base / f"cpal-{n_files}"
+    dest_al = base / f"cpal-{tag}"
     t_cpal, _ = _timed(lambda: subprocess.run(["cp", "-al", str(root), str(dest_al)], check=True))
     result = {
         "files": n_files, "apparent_bytes": sum(r[3] for r in rows), "disk_kib_datalake": _du(root),
