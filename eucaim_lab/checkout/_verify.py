@@ -224,9 +224,9 @@ def verify(checkout_id: str, *, node: Node | str | os.PathLike[str] | None = Non
     root = co.path
     changed: list[str] = []
     missing: list[str] = []
-    if not root.is_dir():
-        regular, other = set(), set()
-    else:
+    regular: set[str] = set()
+    other: set[str] = set()
+    if root.is_dir():
         regular, other = _walk(root)
     expected = set(manifest.files)
     present_manifest = MANIFEST_NAME in regular
