@@ -334,7 +334,7 @@ def _scan_buffer(buf: bytes, size: int) -> _Scan:
         raise _NotFast  # ISO 2022 and other character sets: pydicom decodes them
     values: dict[str, str] = {}
     for tag, data in raw.items():
-        vr = vrs[tag] or _TAG_VR[tag].encode()
+        vr = vrs[tag] if vrs[tag] not in (b"", b"UN") else _TAG_VR[tag].encode()
         kw = _TAG_KEYWORD[tag]
         if vr == b"US":
             if len(data) < 2:

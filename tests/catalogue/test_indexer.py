@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 from collections import Counter
 from pathlib import Path
 
@@ -234,6 +235,14 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         description="Θώρακας")
     _ct(root / "enc/Ünïcødé 图像.dcm", series=mr_like, study=study, number=7, age=None,
         birth_date="19700101")
+    # Rows and Columns written with VR UN (explicit VR): their values are still binary US
+    _ct(enc / "un_rows.dcm", series=mr_like, study=study, number=8)
+    data = (enc / "un_rows.dcm").read_bytes()
+    for elem in (0x0010, 0x0011):
+        us = struct.pack("<HH2sH", 0x0028, elem, b"US", 2)
+        assert data.count(us) == 1
+        data = data.replace(us, struct.pack("<HH2sHI", 0x0028, elem, b"UN", 0, 2))
+    (enc / "un_rows.dcm").write_bytes(data)
     # segmentations: by ReferencedSeriesSequence, by per-frame source images, by contour images only
     seg_series, seg2_series, rt_series, rt2_series = (generate_uid() for _ in range(4))
     ct_sops = [str(cts[n].SOPInstanceUID) for n in (1, 2, 3)]
@@ -267,7 +276,7 @@ def test_generated_folder_good_and_bad_files(made: dict) -> None:
     headers, skipped = _by_name(result)
     assert set(headers) == {
         "IM0001", "slice.DCM", "z.dcm", "implicit.dcm", "bigendian.dcm", "nometa", "utf8.dcm", "latin1.dcm",
-        "greek.dcm", "Ünïcødé 图像.dcm", "seg.dcm", "noref", "RS.dcm", "RS2.dcm",
+        "greek.dcm", "Ünïcødé 图像.dcm", "un_rows.dcm", "seg.dcm", "noref", "RS.dcm", "RS2.dcm",
     }
     assert "truncated" in skipped["truncated_pixels.dcm"] and "Pixel Data" in skipped["truncated_pixels.dcm"]
     assert "truncated" in skipped["truncated_header.dcm"]
@@ -289,7 +298,7 @@ def test_generated_folder_good_and_bad_files(made: dict) -> None:
     assert (ct.patient_age, ct.study_date, ct.instance_number, ct.frame_of_reference_uid) == (
         45.0, "20200101", 2, "1.2.3.4")
     # every encoding gives the same facts
-    for name in ("implicit.dcm", "bigendian.dcm", "nometa", "latin1.dcm"):
+    for name in ("implicit.dcm", "bigendian.dcm", "nometa", "latin1.dcm", "un_rows.dcm"):
         assert headers[name].series_uid == made["mr_like"] and headers[name].modality == "CT", name
     assert headers["utf8.dcm"].series_description == "Tête Ødème 頭部"
     assert headers["latin1.dcm"].series_description == "Tête Ødème"
