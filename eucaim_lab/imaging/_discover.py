@@ -137,7 +137,6 @@ def _dicom_cases_quiet(paths: list[str], skipped: list[SkippedInput]) -> list[Ca
     for path in paths:
         try:
             ds = _read_header(path)
-            ds.remove_private_tags()
             sop_class = str(ds.SOPClassUID)
             sop_uid = str(ds.SOPInstanceUID)
             series_uid = str(ds.SeriesInstanceUID)
