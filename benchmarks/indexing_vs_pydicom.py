@@ -6,8 +6,8 @@ Anchor: ``for f in files: pydicom.dcmread(f)`` (a full read, what a script that 
 Candidate: ``index_folder(folder)`` with default settings (quick header scanner, process pool where it pays).
 Both run on a warm file cache (every file is read once before timing); the best of ``--repeat`` runs counts.
 Default input: ~2000 generated CT files (512x512 int16 pixels, a realistic header with sequences and private
-tags) written to a temporary folder, plus ``../shared/data/sts-cohort`` when present. The indexer also walks the
-folders' non-DICOM files (it must open them to say why it skips them); the anchor only reads the DICOM files.
+tags) written to a temporary folder, plus ``../shared/data/sts-cohort`` when present. The indexer also walks
+the folders' non-DICOM files (it opens them to say why it skips them); the anchor reads only the DICOM files.
 Prints a summary and one markdown table row for docs/benchmarks.md.
 """
 
@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         results = [index_folder(f) for f in folders]
         files = [Path(h.path) for r in results for h in r.instances]
         walked = sum(len(r.instances) + len(r.skipped) for r in results)
-        size = _warm([Path(h.path) for r in results for h in r.instances] + [Path(s.path) for r in results
-                                                                            for s in r.skipped])
+        skipped = [Path(s.path) for r in results for s in r.skipped]
+        size = _warm(files + skipped)
         anchor, indexed, sequential = [], [], []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
@@ -183,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     python = platform.python_version()
-    print(f"{n} DICOM files ({walked} walked, {size / 1e6:.0f} MB), best of {args.repeat}, "
-          f"load average {load:.1f} on {nproc} CPUs")
+    print(
+        f"{n} DICOM files ({walked} walked, {size / 1e6:.0f} MB), best of {args.repeat}, "
+        f"load average {load:.1f} on {nproc} CPUs"
+    )
     print(f"  pydicom.dcmread loop      {rate_anchor:8.0f} files/s")
     print(f"  index_folder (default)    {rate_index:8.0f} files/s   x{ratio:.2f}")
     print(f"  index_folder (workers=1)  {rate_seq:8.0f} files/s   x{rate_seq / rate_anchor:.2f}")
@@ -192,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     print("| date | machine | Python / pydicom | files | `dcmread` loop (files/s) | `index_folder` (files/s) "
           "| ratio | `index_folder(workers=1)` (files/s) |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
-    print(f"| {dt.date.today()} | {nproc} CPUs {platform.machine()}, load {load:.1f} | {python} / "
-          f"{pydicom.__version__} | {n} | {rate_anchor:.0f} | {rate_index:.0f} | {ratio:.2f}x | {rate_seq:.0f} |")
+    print(
+        f"| {dt.date.today()} | {nproc} CPUs {platform.machine()}, load {load:.1f} | {python} / "
+        f"{pydicom.__version__} | {n} | {rate_anchor:.0f} | {rate_index:.0f} | {ratio:.2f}x | {rate_seq:.0f} |"
+    )
     return 0
 
 
