@@ -211,6 +211,8 @@ class SandboxPolicy:
     python_paths: tuple[str, ...]
     host_home: str | None = None
     hostname: str = "eucaim-sandbox"
+    #: size cap of each scratch tmpfs (bytes); ``None`` leaves bubblewrap's default (half the RAM)
+    tmpfs_size: int | None = None
 
     def write_etc(self) -> None:
         """Minimal account and host files: the kernel learns no host user or host name."""
@@ -226,7 +228,7 @@ class SandboxPolicy:
         for name, text in files.items():
             (self.etc_dir / name).write_text(text, encoding="utf-8")
 
-    def bwrap_args(self, env: Mapping[str, str], *, disable_userns: bool) -> list[str]:
+    def bwrap_args(self, env: Mapping[str, str], *, disable_userns: bool, tmpfs_size: bool = True) -> list[str]:
         """bubblewrap options (without the binary and without ``--``) for this policy and environment."""
         args = [
             "--unshare-all",  # user, ipc, pid, net (loopback only), uts, cgroup
@@ -248,8 +250,9 @@ class SandboxPolicy:
             args += ["--ro-bind", str(self.etc_dir / name), f"/etc/{name}"]
         args += ["--proc", "/proc", "--dev", "/dev"]
         # empty, writable scratch areas; the host's content there is never visible
+        size = ["--size", str(self.tmpfs_size)] if tmpfs_size and self.tmpfs_size else []
         for scratch in ("/tmp", "/run", "/var", "/var/tmp", SANDBOX_HOME):
-            args += ["--tmpfs", scratch]
+            args += [*size, "--tmpfs", scratch]
         if self.host_home and self.host_home not in ("/", SANDBOX_HOME):
             args += ["--tmpfs", self.host_home]
         for path in self.python_paths:

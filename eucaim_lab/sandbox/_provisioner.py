@@ -161,9 +161,14 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             etc_dir=kernel_dir.parent / f"{kernel_dir.name}-etc",
             python_paths=python_paths,
             host_home=os.path.expanduser("~"),
+            tmpfs_size=limits.memory // 4,  # several scratch mounts share the memory limit
         )
         policy.write_etc()
-        args = policy.bwrap_args(env, disable_userns=bwrap_supports(bwrap, "--disable-userns"))
+        args = policy.bwrap_args(
+            env,
+            disable_userns=bwrap_supports(bwrap, "--disable-userns"),
+            tmpfs_size=bwrap_supports(bwrap, "--size"),
+        )
 
         self._launches += 1
         if self._cgroups is not None:

@@ -322,3 +322,18 @@ out = subprocess.run([sys.executable, '-c', f'import os; os.fstat({fd})'], captu
 result = out.returncode
 """)
     assert res["ok"] and res["value"] != 0, res
+
+
+def test_scratch_space_is_bounded(kc) -> None:
+    res = probe(kc, "import os; st = os.statvfs('/tmp'); result = st.f_blocks * st.f_frsize")
+    assert res["ok"] and 0 < res["value"] <= MEMORY_LIMIT // 4, res
+    res = assert_fails(kc, f"""
+chunk = b'0' * (64 << 20)
+with open('/tmp/fill', 'wb') as f:
+    for _ in range({MEMORY_LIMIT // (64 << 20)}):
+        f.write(chunk)
+        f.flush()
+""", "OSError")
+    assert "No space left" in res["message"], res
+    status, _ = execute(kc, "import os; os.unlink('/tmp/fill')")
+    assert status == "ok"
