@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---:|---:|---:|---:|---:|")
     print(
         f"| {dt.date.today()} | {nproc} CPUs {platform.machine()}, load {load:.1f} | {python} / "
-        f"{pydicom.__version__} | {n} | {rate_anchor:.0f} | {rate_index:.0f} | {ratio:.2f}x | {rate_seq:.0f} |"
+        f"{pydicom.__version__} | {n} | {rate_anchor:.0f} | {rate_index:.0f} | {ratio:.2f}x "
+        f"| {rate_seq:.0f} |"
     )
     return 0
 
