@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -185,3 +186,35 @@ def test_bad_checkout_ids_are_refused(lake, bad):
 def test_bad_request_ids_are_refused_by_checkout(lake):
     with pytest.raises(InvalidInputError, match="request id"):
         checkout.checkout("../../etc", node=lake)
+
+
+def test_across_filesystems_files_are_copied_and_that_is_recorded(node, tmp_path):
+    """A datalake on another filesystem (tmpfs) cannot be hard-linked: the checkout copies and says so."""
+    import shutil
+    import tempfile
+
+    from access.access_helpers import write_ct_series
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second filesystem (/dev/shm) on this machine")
+    src = tmp_path / "src"
+    write_ct_series(src / "P009", patient="P009")
+    cat = Catalogue(node=node)
+    cat.ingest(src, dataset_id="shm-ds", title="on tmpfs", data_holder="hospital-a", access_condition="DOWNLOAD")
+    lake_root = cat.dataset_root("shm-ds")
+    other_fs = Path(tempfile.mkdtemp(dir=shm))
+    try:  # move the dataset's datalake folder to tmpfs and point the catalogue at it
+        moved = other_fs / "1.0.0"
+        shutil.copytree(lake_root, moved)
+        node.db.execute("UPDATE datasets SET root = ? WHERE id = 'shm-ds'", (str(moved),))
+        req = _approved(node, "shm-ds", "hospital-a")
+        [co] = checkout.checkout(req.request_id, node=node)
+        assert co.link_mode in {"copy", "reflink"}
+        some = next(co.path.rglob("*.dcm"))
+        twin = moved / some.relative_to(co.path)
+        assert os.stat(some).st_ino != os.stat(twin).st_ino and some.read_bytes() == twin.read_bytes()
+        assert stat.S_IMODE(os.stat(some).st_mode) == 0o444
+        assert checkout.verify(co.checkout_id, node=node).ok
+    finally:
+        shutil.rmtree(other_fs, ignore_errors=True)
