@@ -300,12 +300,12 @@ def _read_pydicom(fp: BinaryIO, path: str, size: int) -> _Parsed:
         for tag, kw, _ in _TAGS:
             if tag in ds:
                 try:
-                    text = _string(ds[tag].value)
+                    value = _string(ds[tag].value)
                 except Exception as exc:  # noqa: BLE001 - a value pydicom cannot convert is just left out
                     log.debug("%s: cannot read %s: %s", path, kw, exc)
                     continue
-                if text is not None:
-                    values[kw] = text
+                if value is not None:
+                    values[kw] = value
     if forced and not (values.get("SOPInstanceUID") and values.get("SeriesInstanceUID")):
         raise _BadFile(
             "not a DICOM file: no 'DICM' prefix, and no SOPInstanceUID/SeriesInstanceUID readable without it"
