@@ -21,6 +21,7 @@ __all__ = [
     "StabilityFilter",
     "VolumeConfoundingFilter",
     "evaluate",
+    "feature_groups",
     "icc",
     "join_features",
     "load_model",
@@ -38,6 +39,7 @@ _WHERE = {
     "StabilityFilter": "_filters",
     "VolumeConfoundingFilter": "_filters",
     "evaluate": "_evaluate",
+    "feature_groups": "_data",
     "icc": "_filters",
     "join_features": "_data",
     "load_model": "_persist",
@@ -47,7 +49,7 @@ _WHERE = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._combat import ComBat
-    from ._data import join_features
+    from ._data import feature_groups, join_features
     from ._evaluate import evaluate
     from ._filters import (CorrelationFilter, NearConstantFilter, StabilityFilter, VolumeConfoundingFilter, icc,
                            volume_confounding)

@@ -25,7 +25,7 @@ class L1Selector(SelectorMixin, BaseEstimator):
     never receives an empty table.
     """
 
-    def __init__(self, C: float = 0.1, min_features: int = 1, max_features: int | None = None,
+    def __init__(self, C: float = 0.5, min_features: int = 1, max_features: int | None = None,
                  random_state: int | None = 0) -> None:
         self.C = C
         self.min_features = min_features
