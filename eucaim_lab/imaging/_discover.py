@@ -68,9 +68,8 @@ class _Region:
     series_refs: set[str]
     instance_refs: set[str]
     items: list[tuple[int, str]]  # (segment or ROI number, label or name)
-    unused: list[str] = field(
-        default_factory=list
-    )  # declared regions that cannot become cases, with the reason
+    #: declared regions that cannot become cases, each with the reason
+    unused: list[str] = field(default_factory=list)
 
 
 def discover_cases(path_or_csv: str | os.PathLike[str]) -> DiscoveredCases:
@@ -136,28 +135,32 @@ def _dicom_cases_quiet(paths: list[str], skipped: list[SkippedInput]) -> list[Ca
     regions: list[_Region] = []
     for path in paths:
         try:
-            ds = _read_header(path)
-            sop_class = str(ds.SOPClassUID)
-            sop_uid = str(ds.SOPInstanceUID)
-            series_uid = str(ds.SeriesInstanceUID)
+            _index_file(path, series, regions, skipped)
         except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on corrupt or non-DICOM files
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             skipped.append(SkippedInput(path, f"not a readable DICOM object ({reason})"))
-            continue
-        modality = str(ds.get("Modality", "")) or None
-        patient = str(ds.get("PatientID", "")) or None
-        frame_uid = str(ds.get("FrameOfReferenceUID", "")) or None
-        if sop_class in SEG_SOP_CLASSES or modality == "SEG":
-            regions.append(_seg_region(ds, path, patient, frame_uid))
-        elif sop_class == RTSTRUCT_SOP_CLASS or modality == "RTSTRUCT":
-            regions.append(_rtstruct_region(ds, path, patient))
-        elif modality in NON_IMAGE_MODALITIES or "Rows" not in ds:
-            skipped.append(SkippedInput(path, f"not an image, SEG or RTSTRUCT (Modality {modality})"))
-        else:
-            entry = series.setdefault(series_uid, _Series(series_uid, patient, modality, frame_uid))
-            entry.files.setdefault(sop_uid, path)
-
     return _match_regions(series, regions, skipped)
+
+
+def _index_file(
+    path: str, series: dict[str, _Series], regions: list[_Region], skipped: list[SkippedInput]
+) -> None:
+    ds = _read_header(path)
+    sop_class = str(ds.SOPClassUID)
+    sop_uid = str(ds.SOPInstanceUID)
+    series_uid = str(ds.SeriesInstanceUID)
+    modality = str(ds.get("Modality", "")) or None
+    patient = str(ds.get("PatientID", "")) or None
+    frame_uid = str(ds.get("FrameOfReferenceUID", "")) or None
+    if sop_class in SEG_SOP_CLASSES or modality == "SEG":
+        regions.append(_seg_region(ds, path, patient, frame_uid))
+    elif sop_class == RTSTRUCT_SOP_CLASS or modality == "RTSTRUCT":
+        regions.append(_rtstruct_region(ds, path, patient))
+    elif modality in NON_IMAGE_MODALITIES or "Rows" not in ds:
+        skipped.append(SkippedInput(path, f"not an image, SEG or RTSTRUCT (Modality {modality})"))
+    else:
+        entry = series.setdefault(series_uid, _Series(series_uid, patient, modality, frame_uid))
+        entry.files.setdefault(sop_uid, path)
 
 
 def _match_regions(
@@ -215,7 +218,7 @@ def _seg_region(ds: Any, path: str, patient: str | None, frame_uid: str | None) 
     for segment in ds.get("SegmentSequence", []):
         number = int(segment.SegmentNumber)
         label = str(segment.get("SegmentLabel", "")) or f"segment_{number}"
-        if number == 0 or label.lower() == "background" and number == 0:
+        if number == 0:  # the background segment of a LABELMAP segmentation
             continue
         items.append((number, label))
     return _Region("seg", path, patient, frame_uid, series_refs, instance_refs, items)
