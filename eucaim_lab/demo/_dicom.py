@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..catalogue._vocab import BodyPart
 from ._phantom import GRID_SHAPE, SPACING_MM
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,7 +22,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._phantom import PatientLatents
     from ._spec import DatasetSpec, Site
 
-__all__ = ["SOFTWARE_VERSION", "UidFactory", "slice_contours", "write_ct_series", "write_rtstruct", "write_seg"]
+__all__ = [
+    "SOFTWARE_VERSION",
+    "UidFactory",
+    "slice_contours",
+    "write_ct_series",
+    "write_rtstruct",
+    "write_seg",
+]
 
 SOFTWARE_VERSION = "eucaim-lab demo generator 1"
 _CT_SERIES_NUMBER = 2
@@ -29,6 +37,8 @@ _SEG_SERIES_NUMBER = 100
 _RTSTRUCT_SERIES_NUMBER = 200
 # DICOM "Detached Study Management" SOP class, referenced by RTReferencedStudySequence by convention
 _STUDY_COMPONENT_SOP_CLASS = "1.2.840.10008.3.1.2.3.1"
+# body parts that come in pairs: DICOM Laterality (0020,0060) is then required (type 2C)
+_PAIRED = frozenset({BodyPart.LUNG, BodyPart.BREAST, BodyPart.EXTREMITY, BodyPart.KIDNEY})
 
 
 class UidFactory:
@@ -56,6 +66,11 @@ def _ds(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def _body_part_examined(spec: DatasetSpec) -> str:
+    """DICOM BodyPartExamined (0018,0015) for the spec's body part ('LUNG', 'EXTREMITY', 'HEADNECK' ...)."""
+    return spec.body_part.value.upper().replace("-", "")
+
+
 def _date(patient: PatientLatents) -> str:
     return patient.study_date.strftime("%Y%m%d")
 
@@ -73,7 +88,9 @@ def _save(ds: Dataset, path: Path) -> None:
     ds.save_as(path, enforce_file_format=True)
 
 
-def _patient_study(ds: Dataset, spec: DatasetSpec, patient: PatientLatents, site: Site, uids: UidFactory) -> None:
+def _patient_study(
+    ds: Dataset, spec: DatasetSpec, patient: PatientLatents, site: Site, uids: UidFactory
+) -> None:
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.PatientName = f"{patient.patient_id}^"  # one component, marked as such
     ds.PatientID = patient.patient_id
@@ -90,7 +107,6 @@ def _patient_study(ds: Dataset, spec: DatasetSpec, patient: PatientLatents, site
     ds.ReferringPhysicianName = ""
     ds.StudyDescription = f"CT {spec.body_part.value}"
     ds.InstitutionName = site.institution
-    ds.BodyPartExamined = spec.body_part.value.upper().replace("-", "")
 
 
 def write_ct_series(
@@ -113,6 +129,9 @@ def write_ct_series(
     series.SOPClassUID = CTImageStorage
     series.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
     series.Modality = "CT"
+    series.BodyPartExamined = _body_part_examined(spec)
+    if spec.body_part in _PAIRED:
+        series.Laterality = patient.laterality  # type 2C: required for paired body parts
     series.SeriesInstanceUID = series_uid
     series.SeriesNumber = _CT_SERIES_NUMBER
     series.SeriesDescription = f"CT {spec.body_part.value} {site.kernel}"
@@ -219,7 +238,7 @@ def write_seg(
     for item in getattr(seg, "DimensionOrganizationSequence", []):
         _replace_uid(seg, str(item.DimensionOrganizationUID), uids("seg-dimension-organisation"))
     seg.InstitutionName = site.institution
-    seg.BodyPartExamined = spec.body_part.value.upper().replace("-", "")
+    seg.BodyPartExamined = _body_part_examined(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     seg.save_as(path, enforce_file_format=True)
 
@@ -285,6 +304,8 @@ def write_rtstruct(
     ds.StructureSetDate = _date(patient)
     ds.StructureSetTime = patient.study_time
     frame_uid = str(ct[0].FrameOfReferenceUID)
+    ds.FrameOfReferenceUID = frame_uid
+    ds.PositionReferenceIndicator = ""
 
     def image_ref(image: Dataset) -> Dataset:
         ref = Dataset()
@@ -342,4 +363,3 @@ def write_rtstruct(
     ds.ApprovalStatus = "UNAPPROVED"
     _save(ds, path)
     return len(contours)
-

@@ -110,7 +110,9 @@ def _write(out: Path, spec: DatasetSpec, patients: Sequence[PatientLatents], see
         files += len(ct) + 1
         rtstruct = _has_rtstruct(spec, patient)
         if rtstruct:
-            write_rtstruct(folder / "RTSTRUCT" / "RTSTRUCT.dcm", spec, patient, site, ct, phantom.tumour, uids)
+            write_rtstruct(
+                folder / "RTSTRUCT" / "RTSTRUCT.dcm", spec, patient, site, ct, phantom.tumour, uids
+            )
             files += 1
         volume = round(phantom.tumour_volume_ml, 3)
         rows.append(
@@ -139,7 +141,9 @@ def _write(out: Path, spec: DatasetSpec, patients: Sequence[PatientLatents], see
     clinical = out / "clinical.csv"
     clinical.write_text(_csv(rows), encoding="utf-8")
     truth = out / "truth.json"
-    truth.write_text(json.dumps(_truth(spec, seed, truth_patients), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    truth.write_text(
+        json.dumps(_truth(spec, seed, truth_patients), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return CohortInfo(
         path=out,
@@ -205,7 +209,9 @@ def load_truth(path: str | os.PathLike[str]) -> dict[str, Any]:
     if p.is_dir():
         p = p / "truth.json"
     if not p.is_file():
-        raise InvalidInputError(f"Expected a demo dataset's truth.json. Got {str(p)!r}, which does not exist.")
+        raise InvalidInputError(
+            f"Expected a demo dataset's truth.json. Got {str(p)!r}, which does not exist."
+        )
     data: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
     return data
 

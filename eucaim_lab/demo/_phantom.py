@@ -100,6 +100,7 @@ class PatientLatents:
     outcome: int
     stage: str
     followup_months: float
+    laterality: str  # "L" or "R": DICOM Laterality where the body part is paired
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ def draw_patients(
         probability = 1.0 / (1.0 + math.exp(-logit))
         outcome = int(rng.random() < probability)
         followup = float(rng.uniform(3.0, 24.0) if outcome else rng.uniform(24.0, 60.0))
+        laterality = "L" if rng.random() < 0.5 else "R"  # side, for paired body parts
         patients.append(
             PatientLatents(
                 index=i,
@@ -183,6 +185,7 @@ def draw_patients(
                 outcome=outcome,
                 stage=_stage(radius),
                 followup_months=round(followup, 1),
+                laterality=laterality,
             )
         )
     return patients
@@ -203,7 +206,9 @@ def _smooth_noise(rng: np.random.Generator, sigma_mm: float | tuple[float, float
     from scipy.ndimage import gaussian_filter
 
     sig = (sigma_mm,) * 3 if isinstance(sigma_mm, (int, float)) else sigma_mm
-    field = gaussian_filter(rng.standard_normal(GRID_SHAPE), [s / d for s, d in zip(sig, SPACING_MM)], mode="wrap")
+    field = gaussian_filter(
+        rng.standard_normal(GRID_SHAPE), [s / d for s, d in zip(sig, SPACING_MM)], mode="wrap"
+    )
     return (field - field.mean()) / field.std()
 
 
@@ -225,7 +230,7 @@ _GENERIC = (50.0, 40.0, (0.0, 0.0))
 
 def _anatomy(body_part: BodyPart, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Noise-free HU and labels of the body without the tumour."""
-    z, y, x = _coords()
+    _, y, x = _coords()
     scale = float(np.exp(rng.normal(0.0, 0.04)))
     hu = np.full(GRID_SHAPE, _HU["air"], dtype=np.float64)
     labels = np.zeros(GRID_SHAPE, dtype=np.uint8)
@@ -316,4 +321,3 @@ def _acquire(hu: np.ndarray, site: Site, rng: np.random.Generator) -> np.ndarray
         noise /= noise.std()
     image += site.offset_hu + site.noise_sd_hu * noise
     return np.clip(np.rint(image), -1024, 3071).astype(np.int16)
-

@@ -41,7 +41,9 @@ class Site:
         if not 0 <= self.blur_sigma_mm <= 5:
             raise InvalidInputError(f"Site blur_sigma_mm must be in [0, 5] mm. Got {self.blur_sigma_mm}.")
         if self.rescale_intercept not in (-1024, 0):
-            raise InvalidInputError(f"Site rescale_intercept must be -1024 or 0. Got {self.rescale_intercept}.")
+            raise InvalidInputError(
+                f"Site rescale_intercept must be -1024 or 0. Got {self.rescale_intercept}."
+            )
 
 
 #: Three scanners from three vendors, different enough that harmonisation matters.

@@ -63,7 +63,10 @@ def test_cohort_layout_and_counts(cohort) -> None:
     assert sorted(p.name for p in cohort.path.iterdir()) == ["clinical.csv", "dicom", "truth.json"]
     assert cohort.dicom_dir == cohort.path / "dicom"
     assert sorted(p.name for p in cohort.dicom_dir.iterdir()) == [
-        "LUNG-CT-001", "LUNG-CT-002", "LUNG-CT-003", "LUNG-CT-004"
+        "LUNG-CT-001",
+        "LUNG-CT-002",
+        "LUNG-CT-003",
+        "LUNG-CT-004",
     ]
 
 
@@ -121,7 +124,10 @@ def test_seg_reads_back_with_highdicom_and_equals_the_tumour(cohort, truth) -> N
         seg = hd.seg.segread(folder / "SEG" / "SEG.dcm")
         assert seg.SegmentationType == "BINARY"
         (segment,) = seg.SegmentSequence
-        assert segment.SegmentLabel == "Tumour" and segment.SegmentAlgorithmType in ("MANUAL", "SEMIAUTOMATIC")
+        assert segment.SegmentLabel == "Tumour" and segment.SegmentAlgorithmType in (
+            "MANUAL",
+            "SEMIAUTOMATIC",
+        )
         assert seg.FrameOfReferenceUID == ct[0].FrameOfReferenceUID
         assert seg.StudyInstanceUID == ct[0].StudyInstanceUID and seg.PatientID == entry["patient_id"]
         assert [s.SeriesInstanceUID for s in seg.ReferencedSeriesSequence] == [entry["ct_series_uid"]]
@@ -177,7 +183,11 @@ def test_rtstruct_references_the_ct_and_its_contours_rebuild_the_mask(cohort, tr
         assert roi_contour.ReferencedROINumber == roi.ROINumber
         contours = []
         lo = np.array([float(v) for v in ct[0].ImagePositionPatient])
-        hi = np.array([float(v) for v in ct[-1].ImagePositionPatient]) + [GRID_SHAPE[2] - 1, GRID_SHAPE[1] - 1, 0]
+        hi = np.array([float(v) for v in ct[-1].ImagePositionPatient]) + [
+            GRID_SHAPE[2] - 1,
+            GRID_SHAPE[1] - 1,
+            0,
+        ]
         for item in roi_contour.ContourSequence:
             assert item.ContourGeometricType == "CLOSED_PLANAR"
             points = np.asarray([float(v) for v in item.ContourData]).reshape(-1, 3)
@@ -325,7 +335,9 @@ def test_generate_all_writes_every_demo_dataset_small_enough(tmp_path: Path) -> 
 def test_generate_all_scale_shrinks_the_cohorts(tmp_path: Path) -> None:
     (info,) = generate_all(tmp_path, seed=2, scale=0.1, datasets=DEMO_DATASETS[3:])
     assert info.n_patients == 3  # never fewer patients than sites
-    assert sorted(p.name for p in info.dicom_dir.iterdir()) == [DEMO_DATASETS[3].patient_id(i) for i in range(3)]
+    assert sorted(p.name for p in info.dicom_dir.iterdir()) == [
+        DEMO_DATASETS[3].patient_id(i) for i in range(3)
+    ]
 
 
 def test_every_demo_spec_makes_a_valid_catalogue_record() -> None:
@@ -350,7 +362,9 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path: Path) -> None
         generate_all(tmp_path / "c", scale=0)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
     with pytest.raises(InvalidInputError, match="dataset id"):
-        DatasetSpec(dataset_id="../escape", title="t", description="d", condition="lung-cancer", body_part="lung")
+        DatasetSpec(
+            dataset_id="../escape", title="t", description="d", condition="lung-cancer", body_part="lung"
+        )
     with pytest.raises(InvalidInputError, match="Unknown condition"):
         DatasetSpec(dataset_id="x", title="t", description="d", condition="flu", body_part="lung")
 
@@ -366,3 +380,24 @@ def test_the_indexer_sees_ct_seg_and_rtstruct_series(cohort) -> None:
     for s in series:
         if s.kind != "image":
             assert set(s.referenced_series_uids) <= ct_uids and len(s.referenced_series_uids) == 1
+
+
+def test_files_pass_the_dicom3tools_iod_validator(cohort) -> None:
+    """dciodvfy (Debian package dicom3tools) checks each object against its IOD: no errors, no warnings."""
+    import shutil
+    import subprocess
+
+    dciodvfy = shutil.which("dciodvfy")
+    if dciodvfy is None:
+        pytest.skip("dciodvfy not installed (apt-get install dicom3tools)")
+    folder = cohort.dicom_dir / "LUNG-CT-001"
+    for path in (
+        folder / "CT" / "CT_001.dcm",
+        folder / "SEG" / "SEG.dcm",
+        folder / "RTSTRUCT" / "RTSTRUCT.dcm",
+    ):
+        run = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60, check=False)
+        problems = [
+            line for line in (run.stdout + run.stderr).splitlines() if line.startswith(("Error", "Warning"))
+        ]
+        assert problems == [], (path.name, problems)
