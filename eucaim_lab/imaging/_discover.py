@@ -138,7 +138,7 @@ def _dicom_cases_quiet(paths: list[str], skipped: list[SkippedInput]) -> list[Ca
             _index_file(path, series, regions, skipped)
         except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on corrupt or non-DICOM files
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-            skipped.append(SkippedInput(path, f"not a readable DICOM object ({reason})"))
+            skipped.append(SkippedInput(path, f"unreadable or malformed DICOM object ({reason})"))
     return _match_regions(series, regions, skipped)
 
 

@@ -181,8 +181,8 @@ def test_corrupt_dicom_edge_files_are_skipped_with_reasons():
     cases = discover_cases(root)
     assert list(cases) == []  # no SEG/RTSTRUCT there references an image series
     skipped = {os.path.basename(s.path): s.reason for s in cases.skipped}
-    assert "not a readable DICOM object" in skipped["no_meta.dcm"]
-    assert "not a readable DICOM object" in skipped["meta_missing_tsyntax.dcm"]
+    assert "unreadable or malformed DICOM object" in skipped["no_meta.dcm"]
+    assert "unreadable or malformed DICOM object" in skipped["meta_missing_tsyntax.dcm"]
     assert "RTPLAN" in skipped["rtplan_truncated.dcm"]
     assert "references no image series" in skipped["liver_rle.dcm"]
     assert all(reason for reason in skipped.values())

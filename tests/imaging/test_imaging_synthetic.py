@@ -372,3 +372,18 @@ def test_quality_checks_geometry_and_anisotropy():
     close.SetOrigin((1e-5, 0.0, 0.0))
     close[12, 12, 4] = 1
     assert {f.code for f in quality_checks(image, close)} == {"anisotropic_spacing", "tiny_mask"}
+
+
+def test_malformed_rtstruct_is_skipped_and_the_rest_discovered(tmp_path):
+    import pydicom
+
+    series, frame, _ = write_series(tmp_path / "ct")
+    write_rtstruct(tmp_path / "good.dcm", series, frame, CONTOURS)
+    write_rtstruct(tmp_path / "bad.dcm", series, frame, CONTOURS)
+    ds = pydicom.dcmread(tmp_path / "bad.dcm")
+    ds.StructureSetROISequence[0].ROINumber = None  # empty ROINumber: not a valid structure set
+    ds.save_as(tmp_path / "bad.dcm")
+    cases = discover_cases(tmp_path)
+    assert [c.mask.path for c in cases] == [str(tmp_path / "good.dcm")]
+    bad = [s for s in cases.skipped if s.path.endswith("bad.dcm")]
+    assert len(bad) == 1 and "unreadable or malformed DICOM object" in bad[0].reason
