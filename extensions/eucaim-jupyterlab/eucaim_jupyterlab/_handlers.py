@@ -42,7 +42,7 @@ class _DomainError(tornado.web.HTTPError):
     """Carries an eucaim_lab error to :meth:`EucaimHandler.write_error` with its status and JSON body."""
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(status, reason=None, log_message="%s", *(body.get("message", ""),))
+        super().__init__(status, "%s", body.get("message", ""))
         self.body = body
 
 

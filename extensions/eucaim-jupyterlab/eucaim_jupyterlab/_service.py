@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from eucaim_lab._node import Node
     from eucaim_lab.catalogue import Catalogue
 
-__all__ = ["DEFAULT_PAGE", "Service", "first_cell_source"]
+__all__ = ["DEFAULT_PAGE", "Service"]
 
 #: results per page when the client does not say
 DEFAULT_PAGE = 50
@@ -116,8 +116,10 @@ class Service:
     # ----- checkouts --------------------------------------------------------------------------------------
     def list_checkouts(self) -> dict[str, Any]:
         from eucaim_lab import checkout
+        from eucaim_lab._config import current_user
 
-        return {"checkouts": [_checkout_dict(c) for c in checkout.list_checkouts(node=self.node)]}
+        found = checkout.list_checkouts(user=current_user(), node=self.node)
+        return {"checkouts": [_jsonable(c.to_dict()) for c in found]}
 
     def create_checkout(self, body: dict[str, Any]) -> dict[str, Any]:
         from eucaim_lab import checkout
@@ -129,13 +131,19 @@ class Service:
             raise InvalidInputError(f"'request_id' must be a request id. Got {request_id!r}.", field="request_id")
         if dataset_id is not None and not isinstance(dataset_id, str):
             raise InvalidInputError(f"'dataset_id' must be a dataset id. Got {dataset_id!r}.", field="dataset_id")
-        return _checkout_dict(checkout.checkout(request_id, dataset_id=dataset_id, node=self.node))
+        made = checkout.checkout(request_id, dataset_id=dataset_id, node=self.node)
+        return {"checkouts": [_jsonable(c.to_dict()) for c in made]}
 
     def create_notebook(self, checkout_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /eucaim/checkouts/<id>/notebook``: kernelspec + a notebook in the checkout's workspace."""
         from ._notebook import create_sandboxed_notebook
 
-        return create_sandboxed_notebook(self, checkout_id, name=body.get("name"))
+        if set(body) - {"name"}:
+            from eucaim_lab._errors import InvalidInputError
+
+            raise InvalidInputError(f"Unknown field(s) {sorted(set(body) - {'name'})}; only 'name' is accepted.")
+        return create_sandboxed_notebook(self.node, checkout_id, root_dir=self.root_dir,
+                                         link_name=self.settings.workspaces_link, name=body.get("name"))
 
 
 def _int_arg(args: dict[str, list[str]], name: str, default: int, low: int, high: int | None) -> int:
@@ -155,32 +163,5 @@ def _int_arg(args: dict[str, list[str]], name: str, default: int, low: int, high
     return value
 
 
-def _checkout_dict(obj: Any) -> dict[str, Any]:
-    if isinstance(obj, dict):
-        data = dict(obj)
-    elif hasattr(obj, "to_dict"):
-        data = obj.to_dict()
-    else:  # a dataclass
-        import dataclasses
-
-        data = dataclasses.asdict(obj)
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(data, default=str))
-
-
-def first_cell_source(checkout_dir: Path) -> str:
-    """The first cell of a sandboxed notebook: load the checkout and list its files."""
-    return "\n".join(
-        [
-            "# Load the checked-out dataset (read-only) and list its files",
-            "import json, pathlib",
-            f"checkout = pathlib.Path({str(checkout_dir)!r})",
-            "manifest = json.loads((checkout / 'manifest.json').read_text())",
-            "files = sorted(manifest['files'])",
-            "print(f\"checkout {manifest['checkout_id']}: dataset {manifest['dataset_id']} "
-            "version {manifest['version']}, {len(files)} files\")",
-            "for relpath in files[:25]:",
-            "    print('  ', relpath)",
-            "if len(files) > 25:",
-            "    print(f'   ... and {len(files) - 25} more')",
-        ]
-    )

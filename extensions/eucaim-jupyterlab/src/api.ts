@@ -97,12 +97,12 @@ export async function fetchCheckouts(): Promise<ICheckout[]> {
   return (await requestAPI<{ checkouts: ICheckout[] }>('checkouts')).checkouts;
 }
 
-export function createCheckout(
+export async function createCheckout(
   requestId: string,
   datasetId: string
 ): Promise<ICheckout> {
   // materialising a large dataset may take a while: a longer time limit than other calls
-  return requestAPI<ICheckout>(
+  const made = await requestAPI<{ checkouts: ICheckout[] }>(
     'checkouts',
     {
       method: 'POST',
@@ -110,6 +110,7 @@ export function createCheckout(
     },
     120000
   );
+  return made.checkouts[0];
 }
 
 export function createNotebook(checkoutId: string): Promise<INotebookResponse> {
