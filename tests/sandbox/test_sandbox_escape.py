@@ -24,9 +24,8 @@ PROCESS_LIMIT = 96
 def sandbox(tmp_path_factory: pytest.TempPathFactory):
     with sandbox_setup(
         tmp_path_factory.mktemp("escape"), limits={"memory": MEMORY_LIMIT, "processes": PROCESS_LIMIT}
-    ) as setup:
-        with running_kernel(setup.kernel_name) as (km, kc):
-            yield setup, km, kc
+    ) as setup, running_kernel(setup.kernel_name) as (km, kc):
+        yield setup, km, kc
 
 
 @pytest.fixture()

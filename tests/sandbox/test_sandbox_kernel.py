@@ -13,9 +13,8 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(180)]
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory):
-    with sandbox_setup(tmp_path_factory.mktemp("kernel")) as setup:
-        with running_kernel(setup.kernel_name) as (km, kc):
-            yield setup, km, kc
+    with sandbox_setup(tmp_path_factory.mktemp("kernel")) as setup, running_kernel(setup.kernel_name) as (km, kc):
+        yield setup, km, kc
 
 
 def _audit(setup, actions):

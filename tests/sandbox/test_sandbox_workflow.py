@@ -31,7 +31,7 @@ def test_in_situ_checkout_is_usable_only_inside_its_sandboxed_kernel(
     info = install_checkout_kernel(co.checkout_id, home=node.home)
     assert info["display_name"] == "EUCAIM lung-a (sandboxed)"
     manifest = json.loads((co.path / "manifest.json").read_text())
-    first = sorted(manifest["files"])[0]
+    first = min(manifest["files"])
     with running_kernel(info["kernel_name"]) as (_, kc):
         res = probe(kc, f"""
 import hashlib, pydicom
