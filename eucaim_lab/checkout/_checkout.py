@@ -297,19 +297,20 @@ def _materialise(report: Any, dest: Path) -> dict[str, int]:
     """Hard-link every file into ``dest`` (reflink, then copy, where linking is impossible); all read-only."""
     counts: collections.Counter[str] = collections.Counter()
     made: set[str] = set()
+    src_base, dst_base = str(report.root) + os.sep, str(dest) + os.sep
     for relpath, _, _ in report.files:
         parent = relpath.rpartition("/")[0]
         if parent and parent not in made:
-            (dest / parent).mkdir(parents=True, exist_ok=True)
+            os.makedirs(dst_base + parent, exist_ok=True)
             made.add(parent)
-        src, dst = report.root / relpath, dest / relpath
+        src, dst = src_base + relpath, dst_base + relpath
         st = os.lstat(src)
         try:
             os.link(src, dst, follow_symlinks=False)
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
                 raise
-            counts[_clone_or_copy(src, dst)] += 1
+            counts[_clone_or_copy(Path(src), Path(dst))] += 1
             os.chmod(dst, 0o444)
             continue
         counts["hardlink"] += 1

@@ -9,7 +9,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from .._errors import IntegrityError, InvalidInputError
@@ -63,8 +63,7 @@ def dataset_digest(files: Iterable[tuple[str, str]]) -> str:
 
 def check_relpath(relpath: str) -> str:
     """A relative POSIX path inside a dataset: no absolute paths, no '..', no empty parts."""
-    pure = PurePosixPath(relpath)
-    if (not relpath or pure.is_absolute() or "\\" in relpath or "\x00" in relpath
+    if (not relpath or relpath[0] == "/" or "\\" in relpath or "\x00" in relpath
             or any(part in ("", ".", "..") for part in relpath.split("/"))):
         raise IntegrityError(f"A dataset file path must be relative and stay inside the dataset. Got {relpath!r}.")
     return relpath
@@ -102,7 +101,7 @@ class Manifest:
         object.__setattr__(self, "files", dict(sorted(self.files.items())))
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["access_condition"] = self.access_condition.value
         data["files"] = dict(self.files)
         return data

@@ -98,9 +98,10 @@ def check_datalake(node: Node, dataset_id: str) -> DatalakeReport:
     changed: list[str] = []
     missing: list[str] = []
     to_hash: list[tuple[str, str, _StatKey]] = []
+    base = str(root) + os.sep
     for relpath, sha3, size in files:
         try:
-            st = os.lstat(root / relpath)
+            st = os.lstat(base + relpath)
         except FileNotFoundError:
             missing.append(relpath)
             continue
@@ -150,10 +151,11 @@ def refresh_state(node: Node, report: DatalakeReport) -> None:
         )
     }
     rows = []
+    base = str(report.root) + os.sep
     for relpath, sha3, _ in report.files:
         old = cache.get(relpath)
         try:
-            key = _stat_key(os.lstat(report.root / relpath))
+            key = _stat_key(os.lstat(base + relpath))
         except FileNotFoundError:
             continue
         if old is not None and old[:3] == key[:3] and old != key:
