@@ -7,6 +7,7 @@ sandbox) isolation check, radiomics with Dask and a validated model -> audit tra
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
@@ -32,7 +33,8 @@ print("EUCAIM-RESULT " + json.dumps(summary))
 def _run_in_kernel(kernel_name: str, code: str, timeout: float) -> dict[str, Any]:
     from jupyter_client.manager import start_new_kernel
 
-    km, kc = start_new_kernel(kernel_name=kernel_name, startup_timeout=120)
+    # the kernel's own output goes to stderr, so that stdout carries only the JSON summary
+    km, kc = start_new_kernel(kernel_name=kernel_name, startup_timeout=120, stdout=sys.stderr, stderr=sys.stderr)
     lines: list[str] = []
     errors: list[str] = []
 
