@@ -34,7 +34,7 @@ def cluster():
     from distributed import Client, LocalCluster
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        lc = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        lc = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                           silence_logs=50)
     client = Client(lc)
     yield client
@@ -192,3 +192,15 @@ def test_cli_batch_csv_to_parquet(cluster, tmp_path, node_home, capsys):
     assert (node_home / "cache" / "radiomics").is_dir()
     assert main(["radiomics", "extract", "--cases", str(batch), "--out", str(tmp_path / "x.txt")]) == 1
     assert "--out must end in .parquet or .csv" in capsys.readouterr().err
+
+
+def test_own_local_cluster_and_no_cluster_when_all_cached(cluster, three, tmp_path):
+    """client=None starts (and closes) a LocalCluster of its own; a fully cached run starts none."""
+    cache = tmp_path / "c"
+    ref = extract(three[2:], "default", cluster, cache=False, progress=False)
+    own = extract(three[2:], "default", None, workers=1, cache=cache, progress=False)
+    assert own["status"].tolist() == ["ok"] and own.attrs["computed"] == 1
+    feats = [c for c in ref.columns if c.startswith("original_")]
+    np.testing.assert_array_equal(ref[feats].to_numpy(float), own[feats].to_numpy(float))
+    again = extract(three[2:], "default", "tcp://127.0.0.1:9", cache=cache, progress=False)  # never contacted
+    assert again.attrs["from_cache"] == 1
