@@ -7,9 +7,13 @@ host processes, and bounded memory and process count. Kernel starts, stops and e
 recorded in the node's audit trail.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._kernelspec import install_checkout_kernel, install_kernelspec, list_kernelspecs, remove_kernelspec
 from ._policy import CHECKOUT_MOUNT, WORKSPACE_MOUNT, SandboxLimits, SandboxPolicy, check_bwrap
-from ._provisioner import SandboxProvisioner
+
+if TYPE_CHECKING:
+    from ._provisioner import SandboxProvisioner
 
 __all__ = [
     "CHECKOUT_MOUNT",
@@ -23,3 +27,12 @@ __all__ = [
     "list_kernelspecs",
     "remove_kernelspec",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the provisioner pulls in jupyter_client; load it only when asked (by Jupyter's entry point, or a user)
+    if name == "SandboxProvisioner":
+        from ._provisioner import SandboxProvisioner
+
+        return SandboxProvisioner
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

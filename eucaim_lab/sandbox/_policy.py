@@ -289,7 +289,6 @@ def sandbox_env(
         "LANG": "C.UTF-8",
         "TMPDIR": "/tmp",
         "PYTHONNOUSERSITE": "1",
-        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "EUCAIM_SANDBOXED": "1",
         "EUCAIM_CHECKOUT": CHECKOUT_MOUNT,
         "EUCAIM_WORKSPACE": WORKSPACE_MOUNT,

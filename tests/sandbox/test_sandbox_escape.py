@@ -336,3 +336,31 @@ with open('/tmp/fill', 'wb') as f:
     assert "No space left" in res["message"], res
     status, _ = execute(kc, "import os; os.unlink('/tmp/fill')")
     assert status == "ok"
+
+
+def test_environment_carries_no_host_variables(kc) -> None:
+    os.environ["EUCAIM_ESCAPE_TEST_SECRET"] = "host secret"  # set after the kernel started: belt and braces
+    try:
+        res = probe(kc, "import os; result = sorted(os.environ)")
+    finally:
+        del os.environ["EUCAIM_ESCAPE_TEST_SECRET"]
+    assert res["ok"], res
+    names = set(res["value"])
+    assert not names & {"JPY_PARENT_PID", "EUCAIM_LAB_HOME", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR",
+                        "EUCAIM_ESCAPE_TEST_SECRET", "SSH_AUTH_SOCK", "DBUS_SESSION_BUS_ADDRESS"}, names
+    assert {"EUCAIM_CHECKOUT", "EUCAIM_WORKSPACE", "HOME"} <= names
+
+
+def test_no_host_devices_or_shared_memory(kc) -> None:
+    token = secrets.token_hex(4)
+    shm = Path("/dev/shm") / f"eucaim-escape-{token}"
+    shm.write_bytes(b"host shared memory")
+    try:
+        assert_fails(kc, f"result = open({str(shm)!r}, 'rb').read()", "FileNotFoundError")
+    finally:
+        shm.unlink()
+    res = probe(kc, "import os; result = sorted(os.listdir('/dev'))")
+    assert res["ok"], res
+    allowed = {"console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr",
+               "stdin", "stdout", "tty", "urandom", "zero"}
+    assert set(res["value"]) <= allowed, res
