@@ -226,6 +226,9 @@ def _check_fragments(fp: BinaryIO, size: int, at: int) -> None:
 
 # ---------------------------------------------------------------------------------------------- quick scanner
 _FIRST_READ = 16384
+_IMPLICIT_HEAD = struct.Struct("<HHI").unpack_from
+_EXPLICIT_HEAD = struct.Struct("<HH2sH").unpack_from
+_U32 = struct.Struct("<I").unpack_from
 _MAX_HEADER = 4 << 20
 
 
@@ -290,32 +293,31 @@ def _scan_buffer(buf: bytes, size: int) -> _Scan:
     pixel_at: int | None = None
     last = -1
     while True:
-        if pos + 8 > n:
-            if n >= size:
-                break  # the dataset ends with the file, no Pixel Data
-            raise _NeedMore
-        group, elem = struct.unpack_from("<HH", buf, pos)
+        if pos + 12 > n:  # an element header takes 8 bytes, 12 in the long explicit form
+            if n < size:
+                raise _NeedMore
+            if pos == n:
+                break  # the data set ends with the file, without Pixel Data
+            if not implicit or pos + 8 > n:
+                raise _NotFast  # the last few bytes of the file: let pydicom judge
+        if implicit:
+            group, elem, length = _IMPLICIT_HEAD(buf, pos)
+            vr = b""
+            start = pos + 8
+        else:
+            group, elem, vr, length = _EXPLICIT_HEAD(buf, pos)
+            if vr in _LONG_VRS:
+                length = _U32(buf, pos + 8)[0]
+                start = pos + 12
+            else:
+                start = pos + 8
         tag = group << 16 | elem
         if tag <= last:
             raise _NotFast  # out of order: a mis-parse or a damaged file, let pydicom judge
         last = tag
-        if tag in _PIXEL_TAGS:
+        if tag >= 0x7FE00008 and tag in _PIXEL_TAGS:
             pixel_at = pos
             break
-        if implicit:
-            vr = b""
-            length = struct.unpack_from("<I", buf, pos + 4)[0]
-            start = pos + 8
-        else:
-            vr = buf[pos + 4 : pos + 6]
-            if vr in _LONG_VRS:
-                if pos + 12 > n:
-                    raise short
-                length = struct.unpack_from("<I", buf, pos + 8)[0]
-                start = pos + 12
-            else:
-                length = struct.unpack_from("<H", buf, pos + 6)[0]
-                start = pos + 8
         element_at = pos
         if length == _UNDEFINED:
             pos = _skip_undefined(buf, start, implicit or vr == b"UN", short)
