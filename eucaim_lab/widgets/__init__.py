@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["ModelBuilder"]
+__all__ = ["ModelBuilder", "SliceViewer", "qc_montage", "view"]
 
-_WHERE = {"ModelBuilder": "_model_builder"}
+_WHERE = {"ModelBuilder": "_model_builder", "SliceViewer": "_viewer", "qc_montage": "_montage", "view": "_viewer"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._model_builder import ModelBuilder
+    from ._montage import qc_montage
+    from ._viewer import SliceViewer, view
 
 
 def __getattr__(name: str) -> Any:
