@@ -168,3 +168,19 @@ def test_save_load_report(cohort, tmp_path):
     path.write_bytes(path.read_bytes() + b"x")
     with pytest.raises(IntegrityError, match="SHA-256"):
         load_model(path)
+
+
+def test_folds_run_on_a_dask_cluster_with_the_same_results(cohort):
+    distributed = pytest.importorskip("distributed")
+    X, y, patients = cohort
+    pipe = Pipeline([("combat", ComBat()), ("scale", StandardScaler()), ("model", LogisticRegression())])
+    local = evaluate(pipe, X, y, groups=patients, n_bootstrap=50, refit=False)
+    seen = []
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cl, \
+            distributed.Client(cl) as client:
+        with distributed.get_task_stream(client) as stream:
+            remote = evaluate(pipe, X, y, groups=patients, n_bootstrap=50, refit=False, client=client,
+                              progress=lambda done, total: seen.append(done))
+    assert len(stream.data) >= 5  # the folds ran as tasks of the cluster
+    assert remote.settings["backend"] == "dask" and sorted(seen) == [1, 2, 3, 4, 5]
+    pd.testing.assert_frame_equal(remote.metrics, local.metrics)
