@@ -401,3 +401,35 @@ def test_files_pass_the_dicom3tools_iod_validator(cohort) -> None:
             line for line in (run.stdout + run.stderr).splitlines() if line.startswith(("Error", "Warning"))
         ]
         assert problems == [], (path.name, problems)
+
+
+def _xor_fill(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    from matplotlib.path import Path as MplPath
+
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
+    centres = np.stack([rows.ravel(), cols.ravel()], axis=1).astype(float)
+    filled = np.zeros(shape, dtype=bool)
+    for polygon in polygons:
+        filled ^= MplPath(polygon).contains_points(centres).reshape(shape)
+    return filled
+
+
+def test_slice_contours_rebuild_any_mask_with_holes_and_diagonal_touches() -> None:
+    """Property: XOR-filling the contours of any 2-D mask gives the mask back (what RTSTRUCT readers do)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    from eucaim_lab.demo._dicom import slice_contours
+
+    @settings(max_examples=150, deadline=None)
+    @given(arrays(np.bool_, st.tuples(st.integers(1, 9), st.integers(1, 9))))
+    def check(mask: np.ndarray) -> None:
+        assert np.array_equal(_xor_fill(slice_contours(mask), mask.shape), mask)
+
+    check()
+    ring = np.ones((5, 5), dtype=bool)
+    ring[2, 2] = False  # a hole
+    checker = np.indices((4, 4)).sum(axis=0) % 2 == 0  # only diagonal contacts
+    for mask in (ring, checker):
+        assert np.array_equal(_xor_fill(slice_contours(mask), mask.shape), mask)
