@@ -73,7 +73,9 @@ def read_mask_file(path: str, image: sitk.Image) -> sitk.Image:
     ):
         index = np.asarray(image.TransformPhysicalPointToContinuousIndex(mask.GetOrigin()))
         if np.allclose(index, np.round(index), atol=1e-3):
-            pasted = sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+            pasted: sitk.Image = sitk.Resample(
+                mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8
+            )
             if int(sitk.GetArrayViewFromImage(pasted).astype(bool).sum()) == int(values.astype(bool).sum()):
                 return pasted
     raise CaseError(f"Mask file {path} is on another grid than the image: {'; '.join(diffs)}.")

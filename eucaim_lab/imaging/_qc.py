@@ -50,7 +50,8 @@ def geometry_differences(image: sitk.Image, mask: sitk.Image, rtol: float = 1e-4
         diffs.append(f"origin {tuple(or_i.round(4))} vs {tuple(or_m.round(4))}")
     if not np.allclose(image.GetDirection(), mask.GetDirection(), rtol=0, atol=1e-4):
         diffs.append(
-            f"direction {tuple(np.round(image.GetDirection(), 4))} vs {tuple(np.round(mask.GetDirection(), 4))}"
+            f"direction {tuple(round(v, 4) for v in image.GetDirection())} vs "
+            f"{tuple(round(v, 4) for v in mask.GetDirection())}"
         )
     return diffs
 

@@ -62,9 +62,9 @@ def rasterise_contours(contours: list[np.ndarray], image: sitk.Image, where: str
     if len(size) != 3:
         raise CaseError(f"RTSTRUCT contours need a 3-D image; got a {len(size)}-D one{where}.")
     nx, ny, nz = size
-    direction = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
-    spacing = np.asarray(image.GetSpacing(), dtype=float)
-    origin = np.asarray(image.GetOrigin(), dtype=float)
+    direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(3, 3)
+    spacing = np.asarray(image.GetSpacing(), dtype=np.float64)
+    origin = np.asarray(image.GetOrigin(), dtype=np.float64)
     # physical = origin + direction @ (spacing * index)  =>  index = (direction @ diag(spacing))^-1 (physical - origin)
     to_index = np.linalg.inv(direction @ np.diag(spacing))
 

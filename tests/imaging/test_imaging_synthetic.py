@@ -37,7 +37,7 @@ def write_series(folder: Path, slope: float = 1.0, intercept: float = -1024.0) -
 
     folder.mkdir(parents=True)
     study, series, frame = generate_uid(), generate_uid(), generate_uid()
-    sops = []
+    sops: list[str] = []
     for k in (2, 0, 3, 1):
         sop = generate_uid()
         meta = FileMetaDataset()
@@ -61,7 +61,7 @@ def write_series(folder: Path, slope: float = 1.0, intercept: float = -1024.0) -
         ds.PixelData = pixels.tobytes()
         ds.save_as(folder / f"slice_{k}.dcm", enforce_file_format=True)
         sops.append(sop)
-    return series, frame, sops
+    return str(series), str(frame), sops
 
 
 def write_rtstruct(
