@@ -132,6 +132,12 @@ class DatasetSpec:
             raise InvalidInputError(f"female_fraction must be in [0, 1]. Got {self.female_fraction}.")
         if not 20 <= self.age_mean <= 90:
             raise InvalidInputError(f"age_mean must be in [20, 90] years. Got {self.age_mean}.")
+        if (
+            isinstance(self.seed_offset, bool)
+            or not isinstance(self.seed_offset, int)
+            or self.seed_offset < 0
+        ):
+            raise InvalidInputError(f"seed_offset must be an integer >= 0. Got {self.seed_offset!r}.")
         if self.rtstruct_every < 0:
             raise InvalidInputError(f"rtstruct_every must be >= 0. Got {self.rtstruct_every}.")
 
