@@ -51,8 +51,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._combat import ComBat
     from ._data import feature_groups, join_features
     from ._evaluate import evaluate
-    from ._filters import (CorrelationFilter, NearConstantFilter, StabilityFilter, VolumeConfoundingFilter, icc,
-                           volume_confounding)
+    from ._filters import (
+        CorrelationFilter,
+        NearConstantFilter,
+        StabilityFilter,
+        VolumeConfoundingFilter,
+        icc,
+        volume_confounding,
+    )
     from ._models import make_model
     from ._persist import load_model
     from ._result import EvaluationResult

@@ -320,13 +320,13 @@ def evaluate(pipeline: Any, X: pd.DataFrame, y: Any, groups: Any = None, sites: 
     for r in range(n_repeats):
         oof_table[f"proba_repeat{r}"] = oof[r]
     settings = {
-        "design": design, "cv": cv if design == "kfold" else int(len(np.unique(sites_arr))), "n_repeats": n_repeats,
+        "design": design, "cv": cv if sites_arr is None or design == "kfold" else len(np.unique(sites_arr)), "n_repeats": n_repeats,
         "nested": nested, "inner_cv": inner_cv if nested else None, "param_grid": _param_grid(estimator),
         "n_bootstrap": n_bootstrap, "n_permutations": n_permutations, "threshold": threshold,
         "random_state": random_state, "n_jobs": n_jobs, "backend": "dask" if client is not None else "joblib",
         "estimator": repr(pipeline), "pipeline_steps": _step_names(estimator), "outcome": getattr(y, "name", None), "positive_label": _jsonable(positive),
-        "n_samples": n, "n_patients": int(len(np.unique(groups_arr))), "n_positive": int(y01.sum()),
-        "n_sites": int(len(np.unique(sites_arr))) if sites_arr is not None else None,
+        "n_samples": n, "n_patients": len(np.unique(groups_arr)), "n_positive": int(y01.sum()),
+        "n_sites": len(np.unique(sites_arr)) if sites_arr is not None else None,
         "n_features": int(X.shape[1] - len(non_features)), "feature_names": [str(c) for c in X.columns],
         "non_feature_columns": non_features, "seconds": round(time.perf_counter() - started, 3),
     }

@@ -19,6 +19,8 @@ __all__ = ["software_versions", "write_model_card"]
 _PACKAGES = ("eucaim-lab", "numpy", "pandas", "scipy", "scikit-learn", "joblib", "matplotlib", "pyradiomics",
              "SimpleITK", "dask", "distributed")
 
+_NO_PROVENANCE = "not given: pass provenance={'checkout_id': ..., 'manifest_digest': ..., 'dataset_ids': [...]}"
+
 _CSS = """
 body{font-family:system-ui,Arial,sans-serif;max-width:1000px;margin:2em auto;color:#222;line-height:1.4}
 h1{border-bottom:2px solid #345;padding-bottom:.2em}h2{color:#345;margin-top:1.6em}
@@ -94,24 +96,23 @@ def write_model_card(result: Any, path: Path, *, provenance: dict[str, Any], tit
         f"<p>Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} by eucaim-lab.</p>",
         "<h2 id='provenance'>Data provenance</h2>",
         _table([(k, json.dumps(v, default=str) if not isinstance(v, str) else v) for k, v in prov.items()]
-               or [("provenance", "not given: pass provenance={'checkout_id': ..., 'manifest_digest': ..., "
-                                  "'dataset_ids': [...]}")], ("field", "value")),
+               or [("provenance", _NO_PROVENANCE)], ("field", "value")),
         "<h2 id='software'>Software</h2>", _table(list(software_versions().items()), ("package", "version")),
         "<h2 id='validation'>Validation design</h2>", f"<p>{html.escape(design_text)}</p>",
         "<h2 id='metrics'>Metrics</h2>",
         _table(metrics_rows, ("metric", "estimate", "95% CI low", "95% CI high")),
-        f"<p>Permutation test of the AUC: p = {html.escape(p_value)}. Threshold for sensitivity/specificity: "
-        f"{s['threshold']}.</p>",
+        (f"<p>Permutation test of the AUC: p = {html.escape(p_value)}. Threshold for sensitivity/specificity: "
+         f"{s['threshold']}.</p>"),
         f"<div class='figs'>{images}</div>",
-        "<h2 id='folds'>Per-fold details</h2>", _table(fold_rows, fold_columns),
+        "<h2 id='folds'>Per-fold details</h2>", _table(fold_rows, tuple(fold_columns)),
         "<h2 id='settings'>Settings</h2>", _table(settings_rows, ("setting", "value")),
         "<h2 id='clear'>CLEAR checklist (CheckList for EvaluAtion of Radiomics research)</h2>",
         "<p>Items filled by software from this run; the others are " + AUTHORS + ".</p>",
         _table(clear_items(result, prov, code_shared=code is not None, model_sha256=model_sha256),
                ("item", "title", "value")),
         "<h2 id='tripod-ai'>TRIPOD+AI checklist</h2>",
-        "<p>Main items (sub-items grouped); items filled by software from this run, the others are "
-        + AUTHORS + ".</p>",
+        ("<p>Main items (sub-items grouped); items filled by software from this run, the others are "
+         + AUTHORS + ".</p>"),
         _table(tripod_ai_items(result, prov, code_shared=code is not None, model_sha256=model_sha256),
                ("item", "title", "value")),
     ]

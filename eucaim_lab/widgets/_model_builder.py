@@ -184,10 +184,10 @@ class ModelBuilder:
             f"y = data[{self.outcome.value!r}]",
             f"pipeline = Pipeline([\n{steps},\n])",
             "result = modelling.evaluate(",
-            f"    pipeline, X, y, groups=data[{self.patient_column!r}],"
-            + (f" sites=data[{self.site_column!r}]," if self.site_column else ""),
-            f"    cv={self.cv.value}, n_bootstrap={self.n_bootstrap.value}, random_state={self.random_state},"
-            f" n_jobs={self.n_jobs!r},",
+            (f"    pipeline, X, y, groups=data[{self.patient_column!r}],"
+             + (f" sites=data[{self.site_column!r}]," if self.site_column else "")),
+            (f"    cv={self.cv.value}, n_bootstrap={self.n_bootstrap.value}, random_state={self.random_state},"
+             f" n_jobs={self.n_jobs!r},"),
             ")",
             "result.metrics",
         ]
@@ -205,7 +205,14 @@ class ModelBuilder:
         from sklearn.preprocessing import StandardScaler
         from sklearn.svm import SVC
 
-        from ..modelling import (ComBat, CorrelationFilter, L1Selector, MRMRSelector, NearConstantFilter, evaluate)
+        from ..modelling import (
+            ComBat,
+            CorrelationFilter,
+            L1Selector,
+            MRMRSelector,
+            NearConstantFilter,
+            evaluate,
+        )
 
         selected = self._selected_groups()
         if not selected:
@@ -216,7 +223,7 @@ class ModelBuilder:
                      "CorrelationFilter": CorrelationFilter, "L1Selector": L1Selector,
                      "MRMRSelector": MRMRSelector, "NearConstantFilter": NearConstantFilter}
         # the same constructor expressions as in code(): one source for the run and the copied cell
-        pipeline = Pipeline([(name, eval(expr, {"__builtins__": {}}, namespace))  # noqa: S307 - own strings
+        pipeline = Pipeline([(name, eval(expr, {"__builtins__": {}}, namespace))
                              for name, expr in self._steps()])
         outcome = self.outcome.value
         data = self.data.dropna(subset=[outcome]).reset_index(drop=True)

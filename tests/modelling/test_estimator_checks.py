@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from eucaim_lab.modelling import (ComBat, CorrelationFilter, L1Selector, MRMRSelector, NearConstantFilter,
-                                  StabilityFilter, VolumeConfoundingFilter)
+from eucaim_lab.modelling import (
+    ComBat,
+    CorrelationFilter,
+    L1Selector,
+    MRMRSelector,
+    NearConstantFilter,
+    StabilityFilter,
+    VolumeConfoundingFilter,
+)
 
 _COMBAT_REASON = (
     "ComBat needs a site column with at least two rows per site; the generic check data has a continuous "

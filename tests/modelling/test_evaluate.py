@@ -16,8 +16,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from eucaim_lab._errors import IntegrityError, InvalidInputError
-from eucaim_lab.modelling import (ComBat, CorrelationFilter, MRMRSelector, NearConstantFilter, evaluate,
-                                  join_features, load_model)
+from eucaim_lab.modelling import (
+    ComBat,
+    CorrelationFilter,
+    MRMRSelector,
+    NearConstantFilter,
+    evaluate,
+    join_features,
+    load_model,
+)
 
 from .conftest import make_cohort
 
@@ -177,10 +184,9 @@ def test_folds_run_on_a_dask_cluster_with_the_same_results(cohort):
     local = evaluate(pipe, X, y, groups=patients, n_bootstrap=50, refit=False)
     seen = []
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cl, \
-            distributed.Client(cl) as client:
-        with distributed.get_task_stream(client) as stream:
-            remote = evaluate(pipe, X, y, groups=patients, n_bootstrap=50, refit=False, client=client,
-                              progress=lambda done, total: seen.append(done))
+            distributed.Client(cl) as client, distributed.get_task_stream(client) as stream:
+        remote = evaluate(pipe, X, y, groups=patients, n_bootstrap=50, refit=False, client=client,
+                          progress=lambda done, total: seen.append(done))
     assert len(stream.data) >= 5  # the folds ran as tasks of the cluster
     assert remote.settings["backend"] == "dask" and sorted(seen) == [1, 2, 3, 4, 5]
     pd.testing.assert_frame_equal(remote.metrics, local.metrics)

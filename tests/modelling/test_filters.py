@@ -7,8 +7,16 @@ import pandas as pd
 import pytest
 
 from eucaim_lab._errors import InvalidInputError
-from eucaim_lab.modelling import (CorrelationFilter, L1Selector, MRMRSelector, NearConstantFilter, StabilityFilter,
-                                  VolumeConfoundingFilter, icc, volume_confounding)
+from eucaim_lab.modelling import (
+    CorrelationFilter,
+    L1Selector,
+    MRMRSelector,
+    NearConstantFilter,
+    StabilityFilter,
+    VolumeConfoundingFilter,
+    icc,
+    volume_confounding,
+)
 
 # Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges; published ICC(1,1)=.17, ICC(2,1)=.29, ICC(3,1)=.71
 SHROUT_FLEISS = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]])

@@ -13,7 +13,7 @@ from .conftest import make_cohort
 
 
 def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
-    X, y, patients = make_cohort(n_patients=70, n_noise=24, seed=4, max_lesions=1)
+    X, y, _patients = make_cohort(n_patients=70, n_noise=24, seed=4, max_lesions=1)
     features = X.drop(columns="site").assign(case_id=[f"C{i}" for i in range(len(X))])
     clinical = pd.DataFrame({"case_id": features["case_id"], "malignant": np.where(y == 1, "yes", "no"),
                              "site": X["site"], "age": np.random.default_rng(0).normal(60, 9, len(X))})
