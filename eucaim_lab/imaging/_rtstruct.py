@@ -24,6 +24,24 @@ __all__ = ["rasterise_contours", "read_rtstruct_mask", "roi_contours"]
 OFF_PLANE_TOLERANCE = 0.5
 
 
+def _contour_points(contour: Any) -> np.ndarray:
+    """ContourData as an (n, 3) float array, parsed from the raw bytes where possible (pydicom's DS objects are slow)."""
+    import numpy as np
+
+    raw = contour.get_item(0x30060050)  # ContourData
+    if raw is None:
+        raise ValueError("no ContourData")
+    value = raw.value
+    if isinstance(value, bytes):
+        text = value.decode("ascii").strip(" \x00")
+        numbers = np.array([float(v) for v in text.split("\\")], dtype=np.float64) if text else np.zeros(0)
+    else:
+        numbers = np.asarray([float(v) for v in value], dtype=np.float64)
+    if numbers.size % 3:
+        raise ValueError(f"{numbers.size} values, not a multiple of 3")
+    return numbers.reshape(-1, 3)
+
+
 def roi_contours(ds: Any, roi_number: int, path: str) -> list[np.ndarray]:
     """The CLOSED_PLANAR contours of one ROI as (n, 3) arrays of patient coordinates (mm)."""
     import numpy as np
@@ -39,9 +57,9 @@ def roi_contours(ds: Any, roi_number: int, path: str) -> list[np.ndarray]:
                 skipped.add(kind)
                 continue
             try:
-                points = np.asarray([float(v) for v in contour.ContourData], dtype=float).reshape(-1, 3)
-            except (AttributeError, ValueError) as exc:
-                raise CaseError(f"Malformed ContourData for ROI {roi_number} in {path}.") from exc
+                points = _contour_points(contour)
+            except (AttributeError, ValueError, UnicodeDecodeError) as exc:
+                raise CaseError(f"Malformed ContourData for ROI {roi_number} in {path}: {exc}.") from exc
             if len(points) >= 3:
                 contours.append(points)
         if skipped:
