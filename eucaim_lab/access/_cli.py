@@ -21,6 +21,7 @@ def register(sub: Any) -> None:
 
     ls = acc.add_parser("list", help="list access requests")
     ls.add_argument("--mine", action="store_true", help="only the current user's requests")
+    ls.add_argument("--as", dest="holder", metavar="HOLDER", help="only requests for datasets held by HOLDER")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=_list)
 
@@ -97,7 +98,7 @@ def _list(args: argparse.Namespace) -> int:
     from ..cli import print_json
     from ._requests import list_requests
 
-    reqs = list_requests(current_user() if args.mine else None, node=_node(args))
+    reqs = list_requests(current_user() if args.mine else None, holder=args.holder, node=_node(args))
     if args.json:
         print_json([r.to_dict() for r in reqs])
         return 0

@@ -189,15 +189,23 @@ def get(request_id: str, *, node: NodeLike = None) -> Request:
     return _load(as_node(node), request_id)
 
 
-def list_requests(user: str | None = None, *, node: NodeLike = None) -> list[Request]:
-    """Requests on the node, newest first; only ``user``'s when given."""
+def list_requests(
+    user: str | None = None, *, holder: str | None = None, node: NodeLike = None
+) -> list[Request]:
+    """Requests on the node, newest first; only ``user``'s, or only those asking for ``holder``'s datasets."""
     n = as_node(node)
-    if user is None:
-        rows = n.db.execute("SELECT request_id FROM access_requests ORDER BY created DESC, request_id").fetchall()
-    else:
-        rows = n.db.execute(
-            "SELECT request_id FROM access_requests WHERE user = ? ORDER BY created DESC, request_id", (user,)
-        ).fetchall()
+    sql = "SELECT request_id FROM access_requests"
+    where: list[str] = []
+    params: list[str] = []
+    if user is not None:
+        where.append("user = ?")
+        params.append(user)
+    if holder is not None:
+        where.append("request_id IN (SELECT request_id FROM access_request_resources WHERE holder = ?)")
+        params.append(holder)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    rows = n.db.execute(sql + " ORDER BY created DESC, request_id", params).fetchall()
     return [_load(n, r[0]) for r in rows]
 
 

@@ -20,6 +20,8 @@ def test_request_is_under_review_with_access_conditions_indicated(lake):
     assert access.get(req.request_id, node=lake) == req
     assert [r.request_id for r in access.list_requests("researcher", node=lake)] == [req.request_id]
     assert access.list_requests("somebody-else", node=lake) == []
+    assert [r.request_id for r in access.list_requests(holder="hospital-b", node=lake)] == [req.request_id]
+    assert access.list_requests(holder="hospital-z", node=lake) == []
 
 
 def test_each_holder_decides_on_their_dataset_and_the_request_concludes(lake):
