@@ -44,7 +44,6 @@ def _contour_points(contour: Any) -> np.ndarray:
 
 def roi_contours(ds: Any, roi_number: int, path: str) -> list[np.ndarray]:
     """The CLOSED_PLANAR contours of one ROI as (n, 3) arrays of patient coordinates (mm)."""
-    import numpy as np
 
     for item in ds.get("ROIContourSequence", []):
         if int(item.get("ReferencedROINumber", -1)) != roi_number:
