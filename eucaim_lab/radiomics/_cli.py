@@ -75,7 +75,7 @@ def _extract(args: argparse.Namespace) -> int:
     print_json({
         "out": str(out), "cases": len(df), "ok": len(df) - failed, "failed": failed,
         "computed": df.attrs["computed"], "from_cache": df.attrs["from_cache"],
-        "features": len(df.columns) - 11, "settings": df.attrs["settings"], "wall_s": round(df.attrs["wall_s"], 2),
+        "skipped_inputs": len(df.attrs["skipped"]), "features": len(df.columns) - 11, "settings": df.attrs["settings"], "wall_s": round(df.attrs["wall_s"], 2),
     })
     return 0
 

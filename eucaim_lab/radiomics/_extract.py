@@ -57,7 +57,7 @@ def resolve_cases(cases: Iterable[Case] | str | os.PathLike[str], home: str | os
                 raise NotFoundError(f"No folder, batch CSV or checkout named {name!r}; looked for {path}.")
         from eucaim_lab.imaging import discover_cases
 
-        return list(discover_cases(path))
+        return discover_cases(path)  # a list of cases with a ``skipped`` attribute
     out = list(cases)
     for c in out:
         if not all(hasattr(c, a) for a in ("case_id", "image_key", "load_image", "load_mask", "input_digest")):
@@ -197,7 +197,8 @@ def extract(
     Columns: ``case_id, patient_id, modality, roi, status ('ok'|'error'), error, qc_flags, duration_s,
     engine_versions, settings_digest, input_digest`` then the features named as pyradiomics names them.
     ``df.attrs``: ``computed``, ``from_cache``, ``failed`` (counts), ``settings`` (name, digest), ``diagnostics``
-    (pyradiomics' ``diagnostics_*`` values per case_id) and ``wall_s``.
+    (pyradiomics' ``diagnostics_*`` values per case_id), ``skipped`` (inputs discovery could not use, with the
+    reason) and ``wall_s``.
     """
     t_start = time.perf_counter()
     if not isinstance(retries, int) or retries < 0:
@@ -278,6 +279,7 @@ def extract(
         computed=counts["computed"], from_cache=counts["from_cache"], failed=int((df["status"] == "error").sum()),
         settings={"name": settings.name, "digest": settings.digest},
         diagnostics={i: records[i].get("diagnostics", {}) for i in ids}, wall_s=time.perf_counter() - t_start,
+        skipped=[{"path": str(x.path), "reason": str(x.reason)} for x in getattr(case_list, "skipped", [])],
     )
     return df
 

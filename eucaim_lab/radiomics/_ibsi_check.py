@@ -193,22 +193,12 @@ def _discretised(image: sitk.Image, mask: sitk.Image, settings: Settings) -> tup
     return out, m
 
 
-def _pad(image: sitk.Image, mask: sitk.Image) -> tuple[sitk.Image, sitk.Image]:
-    """One voxel of background around both (pyradiomics 3.0.1 rejects a mask that fills the image)."""
-    import SimpleITK as sitk
-
-    pad = [1, 1, 1]
-    low = float(sitk.GetArrayViewFromImage(image).min())
-    return (sitk.ConstantPad(image, pad, pad, low), sitk.ConstantPad(mask, pad, pad, 0))
-
-
 def ibsi_features(image: sitk.Image, mask: sitk.Image, settings: Settings, tags: list[str]) -> dict[str, float]:
     """Values of the IBSI ``tags`` that pyradiomics can compute (others absent) for ``image`` and ``mask``."""
     import SimpleITK as sitk
 
     image = sitk.Cast(image, sitk.sitkFloat64)
     mask = sitk.Cast(mask != 0, sitk.sitkUInt8)
-    image, mask = _pad(image, mask)
     base_2d = bool(settings.params["setting"].get("force2D"))
     runs: dict[tuple[bool, bool], dict[str, float]] = {}
     out: dict[str, float] = {}

@@ -56,29 +56,34 @@ def text_progress(stream: TextIO | None = None, width: int = 30) -> ProgressCall
     return render
 
 
-def notebook_progress() -> ProgressCallback:
-    """A renderer drawing an ipywidgets progress bar and a label in the current notebook cell."""
-    from eucaim_lab._errors import require
+class notebook_progress:  # noqa: N801 - used like the text_progress factory
+    """A renderer drawing an ipywidgets ``IntProgress`` and a ``Label`` (``.bar``, ``.label``) in the notebook.
 
-    widgets = require("ipywidgets", "The notebook progress bar", "pip install ipywidgets")
-    from IPython.display import display
+    ipywidgets is imported here, when a notebook bar is asked for, never by the engine.
+    """
 
-    bar = widgets.IntProgress(value=0, min=0, max=1, description="radiomics")
-    label = widgets.Label(value="starting")
-    display(widgets.HBox([bar, label]))
-    failed = [0]
+    def __init__(self, display: bool = True) -> None:
+        from eucaim_lab._errors import require
 
-    def render(event: ProgressEvent) -> None:
+        widgets = require("ipywidgets", "The notebook progress bar", "pip install ipywidgets")
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, description="radiomics")
+        self.label = widgets.Label(value="starting")
+        self.box = widgets.HBox([self.bar, self.label])
+        self.failed = 0
+        if display:
+            from IPython.display import display as show
+
+            show(self.box)
+
+    def __call__(self, event: ProgressEvent) -> None:
         if event.status == "error":
-            failed[0] += 1
-        bar.max = max(event.total, 1)
-        bar.value = event.done
+            self.failed += 1
+        self.bar.max = max(event.total, 1)
+        self.bar.value = event.done
         last = f" - last: {event.case_id} ({event.status}, {event.source})" if event.case_id else ""
-        label.value = f"{event.done}/{event.total}, failed {failed[0]}{last}"
+        self.label.value = f"{event.done}/{event.total}, failed {self.failed}{last}"
         if event.done >= event.total:
-            bar.bar_style = "danger" if failed[0] else "success"
-
-    return render
+            self.bar.bar_style = "danger" if self.failed else "success"
 
 
 def _in_notebook_kernel() -> bool:

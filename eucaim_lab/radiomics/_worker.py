@@ -95,7 +95,15 @@ def compute_features(image: Any, mask: Any, label: int, settings: Settings) -> t
     if settings.ibsi is not None:
         image, mask, label = ibsi_preprocess(image, mask, label, settings.ibsi)
     with bin_edges_from(settings.ibsi.bin_lower_bound if settings.ibsi else None):
-        result = _extractor(settings).execute(image, mask, label=label)
+        try:
+            result = _extractor(settings).execute(image, mask, label=label)
+        except ValueError as exc:
+            # pyradiomics 3.0.1 finds "no labels" in a region that fills the whole image: one voxel of background
+            # around image and mask changes no feature (every neighbourhood stops at the region's edge)
+            if "No labels found" not in str(exc):
+                raise
+            image, mask = pad_one_voxel(image, mask)
+            result = _extractor(settings).execute(image, mask, label=label)
     features: dict[str, Any] = {}
     diagnostics: dict[str, str] = {}
     for key, value in result.items():
@@ -104,6 +112,15 @@ def compute_features(image: Any, mask: Any, label: int, settings: Settings) -> t
         else:
             features[key] = _scalar(value)
     return features, diagnostics
+
+
+def pad_one_voxel(image: Any, mask: Any) -> tuple[Any, Any]:
+    """Image and mask with one voxel of padding on every side (image: its minimum, mask: 0)."""
+    import SimpleITK as sitk
+
+    pad = [1] * image.GetDimension()
+    low = float(sitk.GetArrayViewFromImage(image).min())
+    return sitk.ConstantPad(image, pad, pad, low), sitk.ConstantPad(mask, pad, pad, 0)
 
 
 def _record(case: Case, settings_digest: str, versions: str) -> dict[str, Any]:

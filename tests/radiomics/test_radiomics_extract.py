@@ -105,6 +105,7 @@ def test_bad_input_rows_and_batch_goes_on(cluster, tmp_path):
     sitk.WriteImage(other, str(tmp_path / "other_grid.nrrd"))
     cases = [
         _case("breast1"),
+        _case("brain1", "brain1_ok"),  # shares its image (one read) with the bad masks below
         _case("brain1", "empty", mask=str(tmp_path / "empty.nrrd")),
         _case("brain1", "absent_label", label=7),
         _case("brain1", "other_grid", mask=str(tmp_path / "other_grid.nrrd")),
@@ -121,6 +122,38 @@ def test_bad_input_rows_and_batch_goes_on(cluster, tmp_path):
     assert "nope.nrrd" in df.loc["missing_file", "error"]
     assert np.isnan(df.loc["empty", "original_firstorder_Mean"])
     assert df.attrs["failed"] == 4
+    alone = extract([_case("brain1")], "default", cluster, cache=False, progress=False)
+    feats = [c for c in alone.columns if c.startswith("original_")]
+    np.testing.assert_array_equal(alone[feats].to_numpy(float)[0], df.loc["brain1_ok", feats].to_numpy(float))
+
+
+def test_ibsi_profile_resamples_on_the_ibsi_grid(cluster, tmp_path):
+    import SimpleITK as sitk
+
+    case = _case("breast1")
+    df = extract([case], "ibsi-C", cluster, cache=False, progress=False)
+    assert df["status"].iloc[0] == "ok", df["error"].iloc[0]
+    diag = df.attrs["diagnostics"]["breast1"]
+    assert diag["diagnostics_Image-original_Spacing"] == "(2.0, 2.0, 2.0)"
+    img = sitk.ReadImage(case.image.paths[0])
+    expected = tuple(int(np.ceil(n * s / 2.0 - 1e-9)) for n, s in zip(img.GetSize(), img.GetSpacing()))
+    assert diag["diagnostics_Image-original_Size"] == str(expected)
+    default = extract([case], "default", cluster, cache=False, progress=False)
+    assert df["original_shape_VoxelVolume"].iloc[0] != default["original_shape_VoxelVolume"].iloc[0]
+
+
+def test_region_filling_the_whole_image_is_padded_not_failed(cluster, tmp_path):
+    import SimpleITK as sitk
+
+    img = sitk.ReadImage(str(shared_data("pyradiomics") / "breast1_image.nrrd"))
+    full = sitk.Image(img.GetSize(), sitk.sitkUInt8) + 1
+    full.CopyInformation(img)
+    sitk.WriteImage(full, str(tmp_path / "full.nrrd"))
+    df = extract([_case("breast1", "full", mask=str(tmp_path / "full.nrrd"))], "default", cluster, cache=False,
+                 progress=False)
+    assert df["status"].iloc[0] == "ok", df["error"].iloc[0]
+    assert df["original_shape_VoxelVolume"].iloc[0] == pytest.approx(np.prod(img.GetSize()) * np.prod(img.GetSpacing()))
+    assert any("mask_touches_border" in f for f in df["qc_flags"].iloc[0])
 
 
 def test_worker_killed_mid_run_completes_every_case(cluster, tmp_path):

@@ -118,3 +118,16 @@ def test_profiles_resolve_and_bad_params(tmp_path):
         resolve_settings({"setting": {"binWidth": "wide"}})
     with pytest.raises(InvalidInputError, match="profile name"):
         resolve_settings("ibsi-Z")
+
+
+def test_notebook_progress_widget_follows_events():
+    from eucaim_lab.radiomics import ProgressEvent, notebook_progress
+
+    bar = notebook_progress(display=False)
+    bar(ProgressEvent(0, 3, None, "start", "none"))
+    bar(ProgressEvent(1, 3, "a", "ok", "cache"))
+    bar(ProgressEvent(2, 3, "b", "error", "computed"))
+    assert (bar.bar.value, bar.bar.max) == (2, 3)
+    assert "failed 1" in bar.label.value and "b (error, computed)" in bar.label.value
+    bar(ProgressEvent(3, 3, "c", "ok", "computed"))
+    assert bar.bar.bar_style == "danger"
