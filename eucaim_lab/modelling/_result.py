@@ -114,7 +114,7 @@ class EvaluationResult:
         ax.barh(range(len(table)), table["importance"], xerr=table["importance_std"], color="C0")
         labels = [f"{name}  ({freq:.0%})" for name, freq in zip(table.index, table["selection_frequency"])]
         ax.set_yticks(range(len(table)), labels, fontsize=8)
-        ax.set(xlabel="Mean |coefficient| or importance over folds (selected in % of folds)",
+        ax.set(xlabel="Mean importance over folds (% of folds selected)",
                title="Feature importance")
         return fig
 
