@@ -387,3 +387,31 @@ def test_malformed_rtstruct_is_skipped_and_the_rest_discovered(tmp_path):
     assert [c.mask.path for c in cases] == [str(tmp_path / "good.dcm")]
     bad = [s for s in cases.skipped if s.path.endswith("bad.dcm")]
     assert len(bad) == 1 and "unreadable or malformed DICOM object" in bad[0].reason
+
+
+def test_cli_discover_check(synthetic, capsys):
+    import argparse
+    import json
+
+    from eucaim_lab.imaging import _cli
+
+    parser = argparse.ArgumentParser()
+    _cli.register(parser.add_subparsers())
+    args = parser.parse_args(["imaging", "discover", str(synthetic), "--check"])
+    assert args.func(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    (row,) = out["cases"]
+    assert (row["case_id"], row["roi"], row["mask"]["number"], row["image"]["files"]) == (
+        "SYN001_CT_GTV",
+        "GTV",
+        7,
+        4,
+    )
+    assert row["qc"] == []
+    assert out["skipped"][0]["reason"] == "ROI 8 (marker) has no CLOSED_PLANAR contour"
+    # an image file with truncated pixel data: the row says why, the command still succeeds
+    victim = Path(row["image"]["first"])
+    victim.write_bytes(victim.read_bytes()[:-100])
+    assert args.func(args) == 0
+    (row,) = json.loads(capsys.readouterr().out)["cases"]
+    assert "error" in row and victim.name in row["error"]
