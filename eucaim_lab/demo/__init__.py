@@ -5,6 +5,7 @@
 tumour heterogeneity and shape) and ``truth.json`` (the generating coefficients and per-patient latent values).
 """
 
+from ._analysis import analyse_checkout, clinical_table, model_table
 from ._generate import CLINICAL_COLUMNS, generate_all, generate_cohort, load_truth
 from ._phantom import (
     GRID_SHAPE,
@@ -17,6 +18,7 @@ from ._phantom import (
     draw_patients,
     make_phantom,
 )
+from ._seed import seed_node
 from ._spec import DEFAULT_SITES, DEMO_DATASETS, CohortInfo, DatasetSpec, Site
 
 __all__ = [
@@ -33,9 +35,13 @@ __all__ = [
     "PatientLatents",
     "Phantom",
     "Site",
+    "analyse_checkout",
+    "clinical_table",
     "draw_patients",
     "generate_all",
     "generate_cohort",
     "load_truth",
     "make_phantom",
+    "model_table",
+    "seed_node",
 ]

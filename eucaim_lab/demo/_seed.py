@@ -41,7 +41,7 @@ def seed_node(
             if spec.dataset_id in cat:
                 continue
             summary = cat.ingest(
-                info.path, dataset_id=spec.dataset_id, clinical=info.clinical_csv, **spec.catalogue_metadata()
+                info.dicom_dir, dataset_id=spec.dataset_id, clinical=info.clinical_csv, **spec.catalogue_metadata()
             )
             summaries.append(summary)
             if on_dataset is not None:
