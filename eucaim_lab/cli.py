@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "eucaim_lab.access._cli",
     "eucaim_lab.checkout._cli",
     "eucaim_lab.sandbox._cli",
+    "eucaim_lab.imaging._cli",
     "eucaim_lab.radiomics._cli",
     "eucaim_lab._provenance_cli",
 )
