@@ -101,7 +101,12 @@ class Case:
         return f"{self.image.kind}:" + "|".join(self.image.paths)
 
     def load_image(self) -> sitk.Image:
-        """The image as SimpleITK image (rescale slope/intercept applied for DICOM). Raises CaseError."""
+        """The image as a SimpleITK image. Raises CaseError (one line naming the file) when it cannot be read.
+
+        DICOM: RescaleSlope/Intercept applied, int16/int32 when the result is integral, float32 otherwise; slice
+        findings (missing or uneven slices) are kept in the image's metadata for :func:`quality_checks`.
+        Files (NIfTI, NRRD, ...): the pixel type as stored.
+        """
         if self.image.kind == "dicom":
             from eucaim_lab.imaging._dicom import read_series
 
@@ -111,7 +116,11 @@ class Case:
         return read_image_file(self.image.paths[0])
 
     def load_mask(self, image: sitk.Image) -> sitk.Image:
-        """The mask as uint8 SimpleITK image on ``image``'s grid, with values 0 and ``label``. Raises CaseError."""
+        """The mask as a uint8 SimpleITK image on ``image``'s grid. Raises CaseError when it cannot be matched.
+
+        SEG and RTSTRUCT: values 0 and 1 (``label`` is 1). Label files: the values as stored (other labels stay);
+        the region is the voxels equal to ``label``.
+        """
         if self.mask.kind == "seg":
             from eucaim_lab.imaging._seg import read_seg_mask
 
