@@ -46,7 +46,11 @@ def test_kernelspec_asks_for_message_interrupts(sandbox) -> None:
 def test_interrupt_stops_a_long_cell_quickly(sandbox) -> None:
     km, kc = sandbox[1], sandbox[2]
     msg_id = kc.execute("import time; time.sleep(60)")
-    time.sleep(1.0)
+    while True:  # wait until the kernel runs the cell (a busy machine may take a while to get there)
+        msg = kc.get_iopub_msg(timeout=30)
+        if msg["msg_type"] == "execute_input" and msg["parent_header"].get("msg_id") == msg_id:
+            break
+    time.sleep(0.5)
     started = time.monotonic()
     km.interrupt_kernel()
     while True:  # skip replies to earlier requests (kernel_info from wait_for_ready)
