@@ -27,6 +27,7 @@ __all__ = [
     "load_model",
     "make_model",
     "volume_confounding",
+    "widen_perturbations",
 ]
 
 _WHERE = {
@@ -45,6 +46,7 @@ _WHERE = {
     "load_model": "_persist",
     "make_model": "_models",
     "volume_confounding": "_filters",
+    "widen_perturbations": "_filters",
 }
 
 if TYPE_CHECKING:  # pragma: no cover

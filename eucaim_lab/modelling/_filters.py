@@ -26,6 +26,7 @@ __all__ = [
     "VolumeConfoundingFilter",
     "icc",
     "volume_confounding",
+    "widen_perturbations",
 ]
 
 
@@ -155,6 +156,43 @@ def icc(measurements: np.ndarray, kind: str = "ICC(2,1)") -> float:
     if den == 0:
         return 1.0 if num == 0 and ss_total == 0 else 0.0
     return float(num / den)
+
+
+def widen_perturbations(table: pd.DataFrame, id_column: str = "case_id", perturbation_column: str = "perturbation",
+                        reference: str = "original", separator: str = "@") -> pd.DataFrame:
+    """Turn a long table (one row per case and perturbation/repeated segmentation) into the wide layout.
+
+    The rows whose ``perturbation_column`` equals ``reference`` give the columns ``<feature>``; every other
+    perturbation id ``p`` gives ``<feature>@p``. The result has one row per case, ready for
+    :class:`StabilityFilter`.
+    """
+    for column in (id_column, perturbation_column):
+        if column not in table.columns:
+            raise InvalidInputError(f"Column {column!r} not found. Got columns: {[str(c) for c in table.columns[:8]]}.")
+    ids = set(table.loc[table[perturbation_column] == reference, id_column])
+    if not ids:
+        raise InvalidInputError(
+            f"No row has {perturbation_column} == {reference!r}; pass reference= the id of the unperturbed rows. "
+            f"Got ids: {sorted(map(str, table[perturbation_column].unique()))[:8]}."
+        )
+    if table.duplicated([id_column, perturbation_column]).any():
+        raise InvalidInputError(f"Each ({id_column}, {perturbation_column}) pair must appear once.")
+    features = [c for c in table.columns if c not in (id_column, perturbation_column)]
+    blocks = []
+    for perturbation, block in table.groupby(perturbation_column, sort=True):
+        block = block.set_index(id_column)[features]
+        if perturbation != reference:
+            block = block.add_suffix(f"{separator}{perturbation}")
+        blocks.append(block)
+    wide = pd.concat(blocks, axis=1, join="outer")
+    missing = wide.index[wide.isna().any(axis=1)]
+    if len(missing):
+        raise InvalidInputError(
+            f"Case(s) {sorted(map(str, missing))[:5]} lack some perturbations; every case needs every perturbation."
+        )
+    reference_columns = [str(c) for c in features]
+    others = [c for c in wide.columns if c not in reference_columns]
+    return wide[reference_columns + others].reset_index()
 
 
 class StabilityFilter(SelectorMixin, BaseEstimator):

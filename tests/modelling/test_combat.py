@@ -119,3 +119,24 @@ def test_in_pipeline_site_column_travels_and_is_dropped():
     pipe = Pipeline([("combat", ComBat()), ("scale", StandardScaler())]).fit(frame)
     assert list(pipe.get_feature_names_out()) == [f"f{i}" for i in range(12)]
     assert pipe.transform(frame).shape == (len(frame), 12)
+
+
+def test_estimator_contract_with_a_real_site_column():
+    # the generic contract checks cannot supply a site column (see test_estimator_checks); the same properties here
+    import pickle
+
+    from sklearn.base import clone
+
+    frame = _data()
+    model = ComBat(covariates=["age"], parametric=False)
+    assert clone(model).get_params() == model.get_params()
+    first = model.fit(frame).transform(frame)
+    again = clone(model).fit(frame).transform(frame)
+    pd.testing.assert_frame_equal(first, again)  # fit is deterministic and idempotent
+    restored = pickle.loads(pickle.dumps(model))
+    pd.testing.assert_frame_equal(restored.transform(frame), first)
+    assert model.n_features_in_ == 14 and list(model.feature_names_in_)[-2:] == ["site", "age"]
+    shuffled = frame.sample(frac=1.0, random_state=1)
+    pd.testing.assert_frame_equal(model.transform(shuffled), first.loc[shuffled.index])
+    with pytest.raises(InvalidInputError, match="14 columns"):
+        model.transform(frame.drop(columns="f0"))

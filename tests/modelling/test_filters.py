@@ -16,6 +16,7 @@ from eucaim_lab.modelling import (
     VolumeConfoundingFilter,
     icc,
     volume_confounding,
+    widen_perturbations,
 )
 
 # Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges; published ICC(1,1)=.17, ICC(2,1)=.29, ICC(3,1)=.71
@@ -91,3 +92,19 @@ def test_selectors_find_the_signal():
     chosen = set(mrmr.get_feature_names_out())
     assert len(chosen & {"signal", "signal_copy"}) == 1  # redundancy keeps only one of the pair
     assert "weak" in chosen
+
+
+def test_long_perturbation_table_feeds_the_stability_filter():
+    rng = np.random.default_rng(4)
+    truth = rng.normal(size=40)
+    rows = []
+    for perturbation in ("original", "erode", "dilate"):
+        rows.append(pd.DataFrame({"case_id": [f"c{i}" for i in range(40)], "perturbation": perturbation,
+                                  "stable": truth + rng.normal(0, 0.05, 40), "noisy": rng.normal(size=40)}))
+    wide = widen_perturbations(pd.concat(rows))
+    assert list(wide.columns) == ["case_id", "stable", "noisy", "stable@dilate", "noisy@dilate", "stable@erode",
+                                  "noisy@erode"]
+    kept = StabilityFilter().fit(wide.drop(columns="case_id")).get_feature_names_out()
+    assert list(kept) == ["stable"]
+    with pytest.raises(InvalidInputError, match="lack some perturbations"):
+        widen_perturbations(pd.concat(rows).iloc[:-1])
