@@ -30,15 +30,18 @@ def rectangle(i0: float, i1: float, j0: float, j1: float, k: float) -> list[floa
     return [round(float(v), 6) for p in corners for v in p]
 
 
-def write_series(folder: Path, slope: float = 1.0, intercept: float = -1024.0) -> tuple[str, str, list[str]]:
-    """A CT series of SLICES files in shuffled file order; returns (series uid, frame of reference uid, sop uids)."""
+def write_series(
+    folder: Path, slope: float = 1.0, intercept: float = -1024.0, order: tuple[int, ...] = (2, 0, 3, 1)
+) -> tuple[str, str, list[str]]:
+    """A CT series with one file per slice index in ``order`` (written in that order); returns (series uid, frame
+    of reference uid, sop uids in ``order``)."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
     folder.mkdir(parents=True)
     study, series, frame = generate_uid(), generate_uid(), generate_uid()
     sops: list[str] = []
-    for k in (2, 0, 3, 1):
+    for k in order:
         sop = generate_uid()
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = CTImageStorage
@@ -49,6 +52,9 @@ def write_series(folder: Path, slope: float = 1.0, intercept: float = -1024.0) -
         ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
         ds.Modality, ds.PatientID, ds.PatientName = "CT", "SYN001", "Synthetic^Case"
+        ds.PatientBirthDate, ds.PatientSex, ds.StudyDate, ds.StudyTime = "19700101", "O", "20260101", "120000"
+        ds.AccessionNumber, ds.ReferringPhysicianName, ds.StudyID = "A1", "", "1"
+        ds.SeriesNumber, ds.InstanceNumber = 1, k + 1
         ds.Rows, ds.Columns = ROWS, COLS
         ds.ImageOrientationPatient = [round(float(v), 8) for v in (*ROW_DIR, *COL_DIR)]
         ds.ImagePositionPatient = [round(float(v), 6) for v in to_patient(0, 0, k)]
@@ -415,3 +421,57 @@ def test_cli_discover_check(synthetic, capsys):
     assert args.func(args) == 0
     (row,) = json.loads(capsys.readouterr().out)["cases"]
     assert "error" in row and victim.name in row["error"]
+
+
+def test_seg_on_series_with_a_missing_slice(tmp_path):
+    """A SEG made on the complete series, loaded on the series with one slice missing: the grid keeps the missing
+    slot (interpolated image), the mask's frames land on their own slices and the gap takes its neighbour's."""
+    import highdicom as hd
+    import pydicom
+    import SimpleITK as sitk
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import generate_uid
+
+    order = (0, 1, 2, 3, 4, 5)
+    write_series(tmp_path / "ct", order=order)
+    files = {int(p.stem.split("_")[1]): p for p in (tmp_path / "ct").iterdir()}
+    sources = [pydicom.dcmread(files[k]) for k in order]
+    frames = np.zeros((len(order), ROWS, COLS), dtype=np.uint8)
+    for k, (r0, r1) in zip((1, 2, 3, 4), ((2, 6), (3, 9), (4, 12), (5, 8)), strict=True):
+        frames[k, r0:r1, 3 : 3 + k] = 1
+    segment = hd.seg.SegmentDescription(
+        segment_number=1,
+        segment_label="Lesion",
+        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Neoplasm,
+        algorithm_type="MANUAL",
+    )
+    seg = hd.seg.Segmentation(
+        source_images=sources,
+        pixel_array=frames,
+        segmentation_type="BINARY",
+        segment_descriptions=[segment],
+        series_instance_uid=generate_uid(),
+        series_number=2,
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="0",
+        device_serial_number="0",
+    )
+    seg.save_as(tmp_path / "seg.dcm")
+    (complete,) = discover_cases(tmp_path)
+    full_image, full_mask = complete.load()
+    assert np.array_equal(sitk.GetArrayFromImage(full_mask), frames)
+    files[3].unlink()
+    (gapped,) = discover_cases(tmp_path)
+    image, mask = gapped.load()
+    assert {f.code: f.severity for f in quality_checks(image, mask)}["missing_slices"] == "warning"
+    assert image.GetSize() == full_image.GetSize() and image.GetOrigin() == full_image.GetOrigin()
+    arr = sitk.GetArrayFromImage(mask)
+    for k in (0, 1, 2, 4, 5):
+        assert np.array_equal(arr[k], frames[k]), k
+    assert np.array_equal(
+        arr[3], frames[2]
+    )  # nearest present slice (2 and 4 are equally near: the lower one)
