@@ -62,7 +62,12 @@ def test_interrupt_stops_a_long_cell_quickly(sandbox) -> None:
     assert reply["content"]["ename"] == "KeyboardInterrupt"
     assert elapsed < 10
     assert km.is_alive()
-    status, out = execute(kc, "print('still here')")
+    # ipykernel aborts requests that arrive just after an error (stop_on_error); that is not the sandbox
+    for _ in range(10):
+        status, out = execute(kc, "print('still here')")
+        if status != "aborted":
+            break
+        time.sleep(0.2)
     assert (status, out.strip()) == ("ok", "still here")
 
 
