@@ -16,7 +16,6 @@ import argparse
 import csv
 import os
 import platform
-import shutil
 import socket
 import subprocess
 import sys
@@ -62,11 +61,16 @@ def run_ours(batch: Path, cache: Path | bool, workers: int | None = None, client
     return time.perf_counter() - t0, df
 
 
-def run_pyradiomics(batch: Path, jobs: int, out_csv: Path) -> float:
+def run_pyradiomics(batch: Path, jobs: int, out_csv: Path, one_thread: bool = False) -> float:
+    """Wall time of the pyradiomics console script; ``one_thread`` pins ITK/BLAS to one thread per process as we do."""
     out_csv.unlink(missing_ok=True)
+    env = dict(os.environ)
+    if one_thread:
+        env.update({"ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
     t0 = time.perf_counter()
     subprocess.run([str(VENV_BIN / "pyradiomics"), str(batch), "--jobs", str(jobs), "-o", str(out_csv), "-f", "csv",
-                    "--logging-level", "ERROR"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    "--logging-level", "ERROR"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=env)
     return time.perf_counter() - t0
 
 
@@ -190,9 +194,14 @@ def main() -> None:
 
         t1, _ = run_ours(batch, False, workers=1)
         t_py1 = run_pyradiomics(batch, 1, tmp / "pyradiomics1.csv")
+        t_py1_pinned = run_pyradiomics(batch, 1, tmp / "pyradiomics1.csv", one_thread=True)
         t2, _ = run_ours(batch, False, workers=2)
-        print(f"\nscaling (no cache): ours 1 worker {t1:.2f} s, 2 workers {t2:.2f} s, speed-up {t1 / t2:.2f}x; "
-              f"pyradiomics --jobs 1 {t_py1:.2f} s (ours at 1 worker {t_py1 / t1:.2f}x)")
+        t_py2_pinned = run_pyradiomics(batch, n, tmp / "pyradiomics2.csv", one_thread=True)
+        print(f"\nscaling (no cache): ours 1 worker {t1:.2f} s, 2 workers {t2:.2f} s, speed-up {t1 / t2:.2f}x")
+        print(f"pyradiomics --jobs 1: {t_py1:.2f} s with its default ITK threads (= cores), {t_py1_pinned:.2f} s "
+              f"pinned to 1 thread (ours at 1 worker: {t_py1_pinned / t1:.2f}x of the pinned run)")
+        print(f"pyradiomics --jobs {n} pinned to 1 thread per process: {t_py2_pinned:.2f} s "
+              f"(ours at {n} workers: {t_py2_pinned / t2:.2f}x)")
 
         per_task = dask_overhead()
         print(f"Dask overhead per no-op task (2 workers): {per_task * 1e3:.2f} ms")

@@ -229,7 +229,7 @@ def extract(
     for case in case_list:
         try:
             digest = case.input_digest()
-        except Exception as exc:  # unreadable input: an error row, not a failed batch
+        except Exception as exc:  # noqa: BLE001 - unreadable input: an error row, not a failed batch
             digests[case.case_id] = None
             rec = _error_record(case, settings, versions, " ".join(str(exc).split()))
             finish(rec, "none")
@@ -261,8 +261,7 @@ def extract(
                 if fut.status == "finished":
                     group_records = fut.result()
                 else:
-                    exc = fut.exception()
-                    message = _infra_message(exc, retries)
+                    message = _infra_message(fut.exception(), retries)
                     group_records = [
                         {**_error_record(c, settings, versions, message), "cacheable": False} for c in group
                     ]

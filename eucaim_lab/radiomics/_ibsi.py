@@ -33,7 +33,7 @@ def ibsi_grid(
     old_size, old_sp = image.GetSize(), image.GetSpacing()
     new_sp = tuple(o if s is None else float(s) for o, s in zip(old_sp, spacing, strict=True))
     new_size = tuple(
-        n if s is None else max(1, int(math.ceil(n * o / ns - 1e-9)))
+        n if s is None else max(1, math.ceil(n * o / ns - 1e-9))
         for n, o, s, ns in zip(old_size, old_sp, spacing, new_sp, strict=True)
     )
     # first new grid point, in continuous index units of the old grid, so that both grid centres coincide
@@ -102,7 +102,7 @@ def bin_edges_from(lower: float | None) -> Iterator[None]:
 
     original = imageoperations.getBinEdges
 
-    def ibsi_edges(parameterValues: Any, **kwargs: Any) -> Any:  # noqa: N803 - pyradiomics' parameter name
+    def ibsi_edges(parameterValues: Any, **kwargs: Any) -> Any:
         if kwargs.get("binCount") is not None or len(parameterValues) == 0:
             return original(parameterValues, **kwargs)
         width = float(kwargs.get("binWidth", 25))

@@ -93,6 +93,14 @@ def _get(name: str) -> Getter:
     return lambda f: float(f[name])
 
 
+def _excess_kurtosis(prefix: str) -> Getter:
+    return lambda f: f[prefix + "Kurtosis"] - 3.0
+
+
+def _cov(prefix: str) -> Getter:
+    return lambda f: math.sqrt(f[prefix + "Variance"]) / f[prefix + "Mean"]
+
+
 def _build_mapping() -> dict[str, tuple[str, Getter]]:
     """IBSI base tag -> (description of the pyradiomics source, getter over one run's feature dict)."""
     m: dict[str, tuple[str, Getter]] = {}
@@ -108,9 +116,8 @@ def _build_mapping() -> dict[str, tuple[str, Getter]]:
     for prefix, run_key in (("stat", "original_firstorder_"), ("ih", "ih_firstorder_")):
         for ibsi, pr in _FIRSTORDER.items():
             m[f"{prefix}_{ibsi}"] = (f"firstorder_{pr}", _get(run_key + pr))
-        m[f"{prefix}_kurt"] = ("firstorder_Kurtosis - 3", lambda f, k=run_key: f[k + "Kurtosis"] - 3.0)
-        m[f"{prefix}_cov"] = ("derived: sqrt(firstorder_Variance) / firstorder_Mean",
-                              lambda f, k=run_key: math.sqrt(f[k + "Variance"]) / f[k + "Mean"])
+        m[f"{prefix}_kurt"] = ("firstorder_Kurtosis - 3", _excess_kurtosis(run_key))
+        m[f"{prefix}_cov"] = ("derived: sqrt(firstorder_Variance) / firstorder_Mean", _cov(run_key))
     m["stat_energy"] = ("firstorder_Energy", _get("original_firstorder_Energy"))
     m["stat_rms"] = ("firstorder_RootMeanSquared", _get("original_firstorder_RootMeanSquared"))
     m["ih_entropy"] = ("firstorder_Entropy", _get("original_firstorder_Entropy"))
@@ -228,7 +235,7 @@ def ibsi_features(image: sitk.Image, mask: sitk.Image, settings: Settings, tags:
 def _round_sig(x: float, digits: int = 3) -> float:
     if x == 0 or not math.isfinite(x):
         return x
-    return round(x, digits - 1 - int(math.floor(math.log10(abs(x)))))
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
 def _within(value: float, reference: float, tolerance: float) -> bool:

@@ -56,7 +56,7 @@ def text_progress(stream: TextIO | None = None, width: int = 30) -> ProgressCall
     return render
 
 
-class notebook_progress:  # noqa: N801 - used like the text_progress factory
+class notebook_progress:
     """A renderer drawing an ipywidgets ``IntProgress`` and a ``Label`` (``.bar``, ``.label``) in the notebook.
 
     ipywidgets is imported here, when a notebook bar is asked for, never by the engine.

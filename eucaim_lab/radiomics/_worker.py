@@ -148,15 +148,15 @@ def extract_group(cases: Sequence[Case], settings: Settings) -> list[dict[str, A
     image_error: str | None = None
     try:
         image = cases[0].load_image()
-    except Exception as exc:  # any failure to read is this group's error, never the batch's
+    except Exception as exc:  # noqa: BLE001 - any failure to read is this group's error, never the batch's
         image_error = "Cannot read the image: " + _one_line(exc)
     load_time = time.perf_counter() - start
     for case in cases:
         t0 = time.perf_counter()
         rec = _record(case, settings.digest, versions)
         try:
-            if image_error is not None:
-                raise _CaseFailure(image_error)
+            if image is None:
+                raise _CaseFailure(image_error or "Cannot read the image.")
             mask = case.load_mask(image)
             flags = quality_checks(image, mask, case.label)
             rec["qc_flags"] = [f"{f.severity}:{f.code}: {f.message}" for f in flags]
@@ -166,7 +166,7 @@ def extract_group(cases: Sequence[Case], settings: Settings) -> list[dict[str, A
             rec["features"], rec["diagnostics"] = compute_features(image, mask, case.label, settings)
         except MemoryError as exc:  # may not happen again with more memory: report, do not cache
             rec.update(status="error", error=_one_line(exc), cacheable=False)
-        except Exception as exc:  # a bad case is recorded, the batch goes on
+        except Exception as exc:  # noqa: BLE001 - a bad case is recorded, the batch goes on
             rec.update(status="error", error=_one_line(exc))
             if not isinstance(exc, _CaseFailure) and not hasattr(exc, "kind"):
                 logger.debug("case %s failed:\n%s", case.case_id, traceback.format_exc())

@@ -14,8 +14,8 @@ from conftest import shared_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # workers inherit sys.path: they can import the helpers
 
-from eucaim_lab.imaging import Case, ImageRef, MaskRef  # noqa: E402
-from eucaim_lab.radiomics import META_COLUMNS, extract, text_progress  # noqa: E402
+from eucaim_lab.imaging import Case, ImageRef, MaskRef
+from eucaim_lab.radiomics import META_COLUMNS, extract, text_progress
 
 pytestmark = pytest.mark.shared_data
 
