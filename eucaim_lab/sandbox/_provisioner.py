@@ -174,6 +174,15 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         if self._cgroups is not None:
             self._cgroups.remove()
         self._cgroups = SandboxCgroups.create(f"eucaim-{kernel_dir.name}-{self._launches}", limits)
+        # RLIMIT_NPROC is ignored for processes whose host user is root: only the pids cgroup bounds them then
+        if "pids" in self._cgroups.controllers:
+            process_limit = "cgroup"
+        elif os.getuid() != 0:
+            process_limit = "rlimit"
+        else:
+            process_limit = "none"
+            log.warning("Running as root without a writable pids cgroup: the sandbox's process limit "
+                        "(%d) cannot be enforced", limits.processes)
         # recorded before the launch: a kernel whose start cannot be audited does not start
         self._record(
             "kernel.start",
@@ -184,6 +193,7 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
                 "workspace": str(workspace),
                 "limits": limits.to_dict(),
                 "cgroup_controllers": self._cgroups.controllers,
+                "process_limit_enforced_by": process_limit,
                 "bwrap": bwrap,
                 "launch": self._launches,
                 "kernel_argv": cmd,

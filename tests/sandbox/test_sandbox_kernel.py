@@ -106,6 +106,7 @@ def test_every_execute_request_is_audited(sandbox) -> None:
     starts = _audit(setup, ["kernel.start"])
     assert starts and starts[0]["details"]["kernel_id"] == sandbox[1].kernel_id
     assert starts[0]["details"]["limits"] == {"memory": 4 * 1024**3, "processes": 256, "cpu_seconds": None}
+    assert starts[0]["details"]["process_limit_enforced_by"] in ("cgroup", "rlimit")
 
 
 def test_forged_audit_lines_are_recorded_as_such(sandbox) -> None:
