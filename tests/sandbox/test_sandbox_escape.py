@@ -364,3 +364,15 @@ def test_no_host_devices_or_shared_memory(kc) -> None:
     allowed = {"console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr",
                "stdin", "stdout", "tty", "urandom", "zero"}
     assert set(res["value"]) <= allowed, res
+
+
+def test_limits_are_set_and_cannot_be_raised(kc) -> None:
+    res = probe(kc, """
+import resource
+result = [resource.getrlimit(resource.RLIMIT_AS), resource.getrlimit(resource.RLIMIT_NPROC)]
+""")
+    assert res["ok"] and res["value"] == [[MEMORY_LIMIT] * 2, [PROCESS_LIMIT] * 2], res
+    assert_fails(kc, f"""
+import resource
+resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT * 4}, {MEMORY_LIMIT * 4}))
+""", "ValueError", "PermissionError", "OSError")

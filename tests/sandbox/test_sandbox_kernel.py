@@ -151,3 +151,11 @@ def test_stop_is_audited_and_the_trail_verifies(tmp_path) -> None:
         import os
 
         assert not os.path.exists(kernel_dir)  # the socket folder is removed on shutdown
+
+
+def test_cpu_time_limit_ends_a_runaway_kernel(tmp_path) -> None:
+    with sandbox_setup(tmp_path, limits={"cpu_seconds": 4}) as setup, running_kernel(setup.kernel_name) as (km, kc):
+        res = probe(kc, "import resource; result = resource.getrlimit(resource.RLIMIT_CPU)")
+        assert res["value"] == [4, 4], res
+        kc.execute("while True: pass")
+        assert _wait_for(lambda: not km.is_alive(), timeout=30)
