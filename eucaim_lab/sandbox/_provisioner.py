@@ -331,30 +331,39 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
 
         return AuditTrail(self.node_home or None)
 
-    def _record(self, action: str, details: dict[str, Any]) -> None:
+    def _record(self, action: str, details: dict[str, Any], trail: Any = None) -> None:
+        """Append to the audit trail (``trail`` reused if given, else opened and closed here)."""
         from .._config import current_user
 
-        trail = self._trail()
+        own = trail is None
+        trail = self._trail() if own else trail
         try:
             trail.append(action, user=self.user or current_user(), dataset_ids=list(self.dataset_ids),
                          details=details)
         finally:
-            trail.node.close()
+            if own:
+                trail.node.close()
 
     def _read_audit(self, fd: int) -> None:
         """Host side of the audit pipe: one ``kernel.execute`` entry per line the kernel wrote."""
-        with os.fdopen(fd, "rb") as stream:
-            while True:
-                line = stream.readline(_MAX_AUDIT_LINE)
-                if not line:
-                    return
-                details = {"kernel_id": self.kernel_id, "checkout_id": self.checkout_id, **_parse(line)}
-                try:
-                    self._record("kernel.execute", details)
-                except Exception:  # any failure (sqlite, disk, node version): no execution without a record
-                    log.exception("Audit of an execute request failed; killing the kernel")
-                    self._kill_now()
-                    return
+        trail = None
+        try:
+            with os.fdopen(fd, "rb") as stream:
+                while True:
+                    line = stream.readline(_MAX_AUDIT_LINE)
+                    if not line:
+                        return
+                    details = {"kernel_id": self.kernel_id, "checkout_id": self.checkout_id, **_parse(line)}
+                    try:
+                        trail = trail or self._trail()  # one connection per reader thread
+                        self._record("kernel.execute", details, trail)
+                    except Exception:  # any failure (sqlite, disk, node version): no execution without a record
+                        log.exception("Audit of an execute request failed; killing the kernel")
+                        self._kill_now()
+                        return
+        finally:
+            if trail is not None:
+                trail.node.close()
 
     def _kill_now(self) -> None:
         process = self.process

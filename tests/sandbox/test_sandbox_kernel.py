@@ -159,3 +159,18 @@ def test_cpu_time_limit_ends_a_runaway_kernel(tmp_path) -> None:
         assert res["value"] == [4, 4], res
         kc.execute("while True: pass")
         assert _wait_for(lambda: not km.is_alive(), timeout=30)
+
+
+def test_kernel_is_killed_when_its_executions_cannot_be_audited(tmp_path) -> None:
+    import sqlite3
+
+    with sandbox_setup(tmp_path) as setup, running_kernel(setup.kernel_name) as (km, kc):
+        assert execute(kc, "1 + 1")[0] == "ok"
+        db = sqlite3.connect(setup.home / "node.sqlite", isolation_level=None)
+        db.execute("ALTER TABLE audit_log RENAME TO audit_log_away")
+        try:
+            kc.execute("import time; time.sleep(30)")
+            assert _wait_for(lambda: not km.is_alive(), timeout=15)
+        finally:
+            db.execute("ALTER TABLE audit_log_away RENAME TO audit_log")
+            db.close()
