@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -242,6 +243,10 @@ def evaluate(pipeline: Any, X: pd.DataFrame, y: Any, groups: Any = None, sites: 
     _check_design(y01, groups_arr, sites_arr, design, cv, inner_cv, nested)
     non_features = [c for c in _declared_columns(estimator) if c in X.columns]
     check_features(X, estimator, non_features)
+    if n_bootstrap < 0 or n_permutations < 0:
+        raise InvalidInputError(
+            f"n_bootstrap and n_permutations must be >= 0. Got {n_bootstrap} and {n_permutations}."
+        )
     if n_repeats < 1 or (design == "loso" and n_repeats != 1):
         raise InvalidInputError(f"n_repeats must be >= 1 (and 1 for leave-one-site-out). Got {n_repeats}.")
 
@@ -263,21 +268,14 @@ def evaluate(pipeline: Any, X: pd.DataFrame, y: Any, groups: Any = None, sites: 
     results: list[dict[str, Any]] = []
     backend = {"backend": "dask"} if client is not None else {}
     jobs = -1 if client is not None else n_jobs
-    with parallel_config(**backend):
-        context = client.as_current() if client is not None else None
-        if context is not None:
-            context.__enter__()
-        try:
-            runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
-            stream = runner(delayed(_run_task)(estimator, X, yy, groups_arr, train, test, key)
-                            for key, train, test, yy in tasks)
-            for done, out in enumerate(stream, start=1):
-                results.append(out)
-                if progress is not None:
-                    progress(done, total)
-        finally:
-            if context is not None:
-                context.__exit__(None, None, None)
+    with parallel_config(**backend), (client.as_current() if client is not None else nullcontext()):
+        runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
+        stream = runner(delayed(_run_task)(estimator, X, yy, groups_arr, train, test, key)
+                        for key, train, test, yy in tasks)
+        for done, out in enumerate(stream, start=1):
+            results.append(out)
+            if progress is not None:
+                progress(done, total)
 
     by_key = {out["key"]: out for out in results}
     oof = np.full((n_repeats, n), np.nan)
