@@ -96,7 +96,7 @@ def install_kernelspec(
     }
     with tempfile.TemporaryDirectory(prefix="eucaim-kernelspec-") as tmp:
         (Path(tmp) / "kernel.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
-        _spec_manager().install_kernel_spec(tmp, kernel_name, user=user, prefix=prefix, replace=None)
+        _spec_manager().install_kernel_spec(tmp, kernel_name, user=user and prefix is None, prefix=prefix)
     return kernel_name
 
 
