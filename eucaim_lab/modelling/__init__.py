@@ -26,6 +26,7 @@ __all__ = [
     "join_features",
     "load_model",
     "make_model",
+    "provenance_from_checkout",
     "volume_confounding",
     "widen_perturbations",
 ]
@@ -45,6 +46,7 @@ _WHERE = {
     "join_features": "_data",
     "load_model": "_persist",
     "make_model": "_models",
+    "provenance_from_checkout": "_report",
     "volume_confounding": "_filters",
     "widen_perturbations": "_filters",
 }
@@ -63,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from ._models import make_model
     from ._persist import load_model
+    from ._report import provenance_from_checkout
     from ._result import EvaluationResult
     from ._selection import L1Selector, MRMRSelector
 

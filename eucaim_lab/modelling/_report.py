@@ -14,7 +14,7 @@ from typing import Any
 
 from ._checklists import AUTHORS, clear_items, tripod_ai_items
 
-__all__ = ["software_versions", "write_model_card"]
+__all__ = ["provenance_from_checkout", "software_versions", "write_model_card"]
 
 _PACKAGES = ("eucaim-lab", "numpy", "pandas", "scipy", "scikit-learn", "joblib", "matplotlib", "pyradiomics",
              "SimpleITK", "dask", "distributed")
@@ -39,6 +39,34 @@ def software_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def provenance_from_checkout(folder: str | Path) -> dict[str, Any]:
+    """Provenance fields for a model card from a checkout folder's ``manifest.json``.
+
+    Returns the checkout, dataset, version, request and permit ids, the dataset digest recorded at checkout and the
+    SHA3-256 of the manifest itself (so the card pins the exact file list and hashes used).
+    """
+    import hashlib
+
+    from .._errors import InvalidInputError, NotFoundError
+
+    manifest_path = Path(folder) / "manifest.json"
+    if not manifest_path.is_file():
+        raise NotFoundError(f"No manifest.json in {str(folder)!r}; expected a checkout folder.")
+    raw = manifest_path.read_bytes()
+    try:
+        manifest = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{manifest_path} is not valid JSON ({exc}).") from exc
+    fields = ("checkout_id", "dataset_id", "version", "request_id", "permit_id", "user", "access_condition",
+              "created", "dataset_digest")
+    out: dict[str, Any] = {k: manifest[k] for k in fields if k in manifest}
+    if "dataset_id" in out:
+        out["dataset_ids"] = [out.pop("dataset_id")]
+    out["manifest_digest"] = "sha3-256:" + hashlib.sha3_256(raw).hexdigest()
+    out["n_files"] = len(manifest.get("files", {}))
+    return out
 
 
 def _png(fig: Any) -> str:

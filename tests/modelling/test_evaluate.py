@@ -15,7 +15,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_va
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from eucaim_lab._errors import IntegrityError, InvalidInputError
+from eucaim_lab._errors import IntegrityError, InvalidInputError, NotFoundError
 from eucaim_lab.modelling import (
     ComBat,
     CorrelationFilter,
@@ -24,6 +24,7 @@ from eucaim_lab.modelling import (
     evaluate,
     join_features,
     load_model,
+    provenance_from_checkout,
 )
 
 from .conftest import make_cohort
@@ -190,3 +191,18 @@ def test_folds_run_on_a_dask_cluster_with_the_same_results(cohort):
     assert len(stream.data) >= 5  # the folds ran as tasks of the cluster
     assert remote.settings["backend"] == "dask" and sorted(seen) == [1, 2, 3, 4, 5]
     pd.testing.assert_frame_equal(remote.metrics, local.metrics)
+
+
+def test_provenance_from_a_checkout_manifest(tmp_path):
+    import hashlib
+
+    folder = tmp_path / "chk-42"
+    folder.mkdir()
+    manifest = {"checkout_id": "chk-42", "dataset_id": "lung-a", "version": "1", "request_id": "r1",
+                "permit_id": "p1", "files": {"a.dcm": "00" * 32, "b.dcm": "11" * 32}, "dataset_digest": "dd"}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    prov = provenance_from_checkout(folder)
+    assert prov["checkout_id"] == "chk-42" and prov["dataset_ids"] == ["lung-a"] and prov["n_files"] == 2
+    assert prov["manifest_digest"] == "sha3-256:" + hashlib.sha3_256((folder / "manifest.json").read_bytes()).hexdigest()
+    with pytest.raises(NotFoundError, match="manifest.json"):
+        provenance_from_checkout(tmp_path)
