@@ -4,6 +4,26 @@ Everything that learns from data is a scikit-learn estimator, so it sits in a ``
 each cross-validation fold. ``evaluate`` validates a pipeline grouped by patient (nested when it tunes
 hyper-parameters) and returns an :class:`EvaluationResult` with metrics, confidence intervals, plots, a model card
 and the refitted model.
+
+Example::
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from eucaim_lab import modelling
+
+    data = modelling.join_features(features, clinical, on="case_id")   # reports missing/extra ids
+    X = data[feature_columns + ["site"]]                                # ComBat reads (and drops) "site"
+    pipe = Pipeline([("combat", modelling.ComBat(site_column="site")),
+                     ("near_constant", modelling.NearConstantFilter()),
+                     ("decorrelate", modelling.CorrelationFilter(0.9)),
+                     ("select", modelling.MRMRSelector(n_features=10)),
+                     ("scale", StandardScaler()), ("model", LogisticRegression())])
+    result = modelling.evaluate(pipe, X, data["outcome"], groups=data["patient_id"],
+                                param_grid={"model__C": [0.01, 0.1, 1]}, n_jobs=2)
+    result.metrics; result.plot_roc()
+    result.report("model-card.html", provenance=modelling.provenance_from_checkout(checkout_folder))
+    result.save_model("model.joblib"); model = modelling.load_model("model.joblib")
 """
 
 from __future__ import annotations
