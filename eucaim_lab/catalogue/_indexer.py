@@ -12,7 +12,6 @@ Many files are read by a pool of processes; the output order is the sorted order
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 import warnings
@@ -41,8 +40,6 @@ __all__ = [
     "index_folder",
     "parse_age",
 ]
-
-log = logging.getLogger(__name__)
 
 #: below this many files the work is done in the calling process
 PARALLEL_THRESHOLD = 200
@@ -159,23 +156,38 @@ def _read_many(
     return out
 
 
+def _start_method() -> str | None:
+    """How to start the worker processes.
+
+    fork is cheap and needs nothing from the main module, but is unsafe while other threads run. With threads
+    alive and no main file to re-import (a Jupyter kernel, ``python -c``), a fork server is safe. A script
+    with threads keeps fork (Python's own default up to 3.13): a fork server would re-run a script that has no
+    ``if __name__ == "__main__":`` guard. Without fork (macOS, Windows) the platform default is used.
+    """
+    import multiprocessing
+    import sys
+    import threading
+
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" not in methods:
+        return None
+    if threading.active_count() > 1 and "forkserver" in methods:
+        main = sys.modules.get("__main__")
+        if main is None or not getattr(main, "__file__", None):
+            return "forkserver"
+    return "fork"
+
+
 def _read_parallel(
     paths: list[str], n_workers: int, progress: Callable[[int, int], None] | None
 ) -> list[_Parsed | SkippedFile]:
     import multiprocessing
-    import threading
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     total = len(paths)
     size = max(16, min(512, total // (n_workers * 8)))
     chunks = [paths[i : i + size] for i in range(0, total, size)]
-    # fork is cheap; with other threads alive it is unsafe, so a fork server is used then
-    method = (
-        "fork"
-        if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
-        else None
-    )
-    context = multiprocessing.get_context(method)
+    context = multiprocessing.get_context(_start_method())
     results: list[list[_Parsed | SkippedFile]] = [[] for _ in chunks]
     done = 0
     with ProcessPoolExecutor(max_workers=min(n_workers, len(chunks)), mp_context=context) as pool:

@@ -332,10 +332,14 @@ def test_group_series_orders_by_instance_number(made: dict) -> None:
     assert len(series) == 6
 
 
-def test_process_pool_gives_the_same_result(made: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+def test_process_pool_gives_the_same_result(
+    made: dict, monkeypatch: pytest.MonkeyPatch, start_method: str
+) -> None:
     sequential = index_folder(made["root"], workers=1)
     calls: list[tuple[int, int]] = []
     monkeypatch.setattr(_indexer, "PARALLEL_THRESHOLD", 3)
+    monkeypatch.setattr(_indexer, "_start_method", lambda: start_method)
     parallel = index_folder(made["root"], workers=2, progress=lambda done, total: calls.append((done, total)))
     assert parallel == sequential
     total = len(sequential.instances) + len(sequential.skipped) - 1  # the hidden file is never read
