@@ -172,9 +172,10 @@ ROUTES: list[tuple[str, type[EucaimHandler]]] = [
 
 def setup_handlers(web_app: Any, settings: EucaimSettings, *, root_dir: str) -> None:
     """Add the ``/eucaim/`` routes to the server's tornado application."""
-    web_app.settings["eucaim_service"] = _service.Service(settings, root_dir=root_dir, version=__version__)
-    web_app.settings["eucaim_executor"] = ThreadPoolExecutor(
-        max_workers=max(1, settings.request_threads), thread_name_prefix="eucaim"
-    )
+    service = _service.Service(settings, root_dir=root_dir, version=__version__)
+    executor = ThreadPoolExecutor(max_workers=max(1, settings.request_threads), thread_name_prefix="eucaim")
+    web_app.settings["eucaim_service"] = service
+    web_app.settings["eucaim_executor"] = executor
+    executor.submit(service.warm_up)
     base = url_path_join(web_app.settings["base_url"], "eucaim")
     web_app.add_handlers(".*$", [(url_path_join(base, path) + "/?", handler) for path, handler in ROUTES])

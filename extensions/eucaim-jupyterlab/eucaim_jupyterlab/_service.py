@@ -7,6 +7,7 @@ own (:mod:`eucaim_lab._errors`), mapped to HTTP codes only by the handlers' base
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from eucaim_lab.catalogue import Catalogue
 
 __all__ = ["DEFAULT_PAGE", "Service"]
+
+logger = logging.getLogger(__name__)
 
 #: results per page when the client does not say
 DEFAULT_PAGE = 50
@@ -46,6 +49,15 @@ class Service:
     @property
     def node(self) -> Node:
         return self.catalogue.node
+
+    def warm_up(self) -> None:
+        """Open the node and run one empty search, so the panel's first search at start-up is answered fast."""
+        from eucaim_lab._errors import EucaimLabError
+
+        try:
+            self.search({"limit": ["1"]})
+        except EucaimLabError as exc:  # the panel reports it when it asks; the server starts anyway
+            logger.warning("eucaim_jupyterlab: the local node could not be opened: %s", exc.message)
 
     # ----- version ----------------------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:

@@ -3,7 +3,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, ISessionContext } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { ILauncher } from '@jupyterlab/launcher';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -33,10 +33,7 @@ namespace CommandIDs {
   export const checkouts = 'eucaim:checkouts';
 }
 
-function readSettings(settings: ISettingRegistry.ISettings | null): IPanelSettings {
-  if (!settings) {
-    return DEFAULT_SETTINGS;
-  }
+function readSettings(settings: ISettingRegistry.ISettings): IPanelSettings {
   const get = <T>(key: string, fallback: T): T =>
     (settings.get(key).composite as T | undefined) ?? fallback;
   setRequestTimeout(get('requestTimeoutMs', 15000));
@@ -56,7 +53,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [IDocumentManager],
   optional: [ICommandPalette, ILauncher, ISettingRegistry, ILayoutRestorer],
-  activate: async (
+  activate: (
     app: JupyterFrontEnd,
     docManager: IDocumentManager,
     palette: ICommandPalette | null,
@@ -64,29 +61,53 @@ const plugin: JupyterFrontEndPlugin<void> = {
     settingRegistry: ISettingRegistry | null,
     restorer: ILayoutRestorer | null
   ) => {
-    let settings: ISettingRegistry.ISettings | null = null;
-    if (settingRegistry) {
-      try {
-        settings = await settingRegistry.load(PLUGIN_ID);
-      } catch (reason) {
-        console.warn('eucaim-jupyterlab: settings could not be loaded, using defaults.', reason);
-      }
-    }
+    performance.mark('eucaim-activate');
     const panel = new CataloguePanel({
       frontendVersion: PACKAGE_VERSION,
-      settings: readSettings(settings),
+      settings: DEFAULT_SETTINGS,
       openNotebook: async (path: string, kernelName: string) => {
+        // the kernelspec was installed just now: JupyterLab must know it, or it would fall back to
+        // another (unsandboxed) kernel of the same language
+        await app.serviceManager.kernelspecs.refreshSpecs();
+        if (!app.serviceManager.kernelspecs.specs?.kernelspecs[kernelName]) {
+          throw new Error(
+            `JupyterLab does not list the sandboxed kernel ${kernelName}; the notebook was not opened.`
+          );
+        }
         const widget = docManager.openOrReveal(path, 'Notebook', { name: kernelName });
         if (!widget) {
           throw new Error(`JupyterLab could not open ${path}.`);
         }
         await widget.context.ready;
+        const session = (widget as unknown as { sessionContext?: ISessionContext }).sessionContext;
+        if (session) {
+          await session.ready;
+          const running = session.session?.kernel?.name;
+          if (running !== kernelName) {
+            await session.shutdown();
+            throw new Error(
+              `The notebook ${path} started on kernel ${running ?? '(none)'} instead of the sandboxed kernel ` +
+                `${kernelName}; that kernel was shut down. Choose "${kernelName}" in Kernel > Change Kernel.`
+            );
+          }
+        }
       }
     });
     panel.title.icon = eucaimIcon;
-    settings?.changed.connect(() => {
-      panel.settings = readSettings(settings);
-    });
+    // settings arrive later: the panel starts searching with the defaults at once
+    if (settingRegistry) {
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          panel.settings = readSettings(settings);
+          settings.changed.connect(() => {
+            panel.settings = readSettings(settings);
+          });
+        })
+        .catch(reason => {
+          console.warn('eucaim-jupyterlab: settings could not be loaded, using defaults.', reason);
+        });
+    }
     app.shell.add(panel, 'left', { rank: 850 });
     restorer?.add(panel, 'eucaim-catalogue');
 

@@ -134,7 +134,12 @@ function App(props: {
   React.useEffect(() => {
     typedAt.current = performance.now();
     const gen = ++generation.current;
+    // the first search (panel start) goes out at once; later ones wait for typing to pause
+    const delay = gen === 1 ? 0 : settings.searchDebounceMs;
     const timer = setTimeout(() => {
+      if (gen === 1) {
+        mark('eucaim-first-search-sent');
+      }
       inflight.current?.abort();
       const controller = new AbortController();
       inflight.current = controller;
@@ -174,7 +179,7 @@ function App(props: {
             fail(error);
           }
         });
-    }, settings.searchDebounceMs);
+    }, delay);
     return () => clearTimeout(timer);
   }, [search, settings.pageSize, settings.searchDebounceMs, fail]);
 
