@@ -261,7 +261,7 @@ def extract(
                 if fut.status == "finished":
                     group_records = fut.result()
                 else:
-                    message = _infra_message(fut.exception(), retries)
+                    message = _infra_message(fut.exception() if fut.status == "error" else None, retries)
                     group_records = [
                         {**_error_record(c, settings, versions, message), "cacheable": False} for c in group
                     ]
@@ -294,11 +294,14 @@ def _error_record(case: Case, settings: Settings, versions: str, message: str) -
 
 
 def _infra_message(exc: BaseException | None, retries: int) -> str:
-    name = type(exc).__name__ if exc is not None else "unknown error"
+    if exc is None:
+        return "The task was cancelled before it finished (scheduler or connection lost); the case was not computed."
+    name = type(exc).__name__
+    detail = " ".join(str(exc).split())[:300]
     if name == "KilledWorker":
-        return (f"The worker process died while computing this case, {retries + 1} times (KilledWorker); "
-                "the case was given up.")
-    return f"The task failed outside the case code ({name}: {' '.join(str(exc).split())[:300]})."
+        return (f"The worker process died while computing this case, more times than allowed (retries={retries} "
+                f"on our own cluster); the case was given up (KilledWorker: {detail}).")
+    return f"The task failed outside the case code ({name}: {detail})."
 
 
 def _groups(cases: Sequence[Case]) -> list[list[Case]]:
