@@ -51,7 +51,8 @@ _ETC_ENTRIES = (
     "/etc/ld.so.conf",
     "/etc/ld.so.conf.d",
     "/etc/localtime",
-    "/etc/ssl",
+    "/etc/ssl/certs",  # not /etc/ssl/private: bound files keep their host owner, who may be the caller
+    "/etc/ssl/openssl.cnf",
     "/etc/ca-certificates",
     "/etc/fonts",
     "/etc/mime.types",
@@ -248,7 +249,9 @@ class SandboxPolicy:
                 args += ["--ro-bind", entry, entry]
         for name in ("passwd", "group", "hosts", "nsswitch.conf", "resolv.conf"):
             args += ["--ro-bind", str(self.etc_dir / name), f"/etc/{name}"]
-        args += ["--proc", "/proc", "--dev", "/dev"]
+        # /proc read-only as a whole: bubblewrap covers only some of it, and when the caller is host root the
+        # sandbox's uid maps to root, which may write sysctls such as kernel.core_pattern through /proc/sys
+        args += ["--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev"]
         # empty, writable scratch areas; the host's content there is never visible
         size = ["--size", str(self.tmpfs_size)] if tmpfs_size and self.tmpfs_size else []
         for scratch in ("/tmp", "/run", "/var", "/var/tmp", SANDBOX_HOME):

@@ -118,6 +118,9 @@ result = hits
 
 def test_cannot_read_etc_shadow_or_host_identity(kc) -> None:
     assert_fails(kc, "result = open('/etc/shadow').read()", "FileNotFoundError", "PermissionError")
+    assert_fails(kc, "import os; result = os.listdir('/etc/ssl/private')", "FileNotFoundError", "PermissionError")
+    res = probe(kc, "import os; result = sorted(os.listdir('/etc'))")
+    assert res["ok"] and not {"shadow", "gshadow", "sudoers", "ssh", "machine-id"} & set(res["value"]), res
     res = probe(kc, "import socket; result = [socket.gethostname(), open('/etc/passwd').read()]")
     assert res["ok"] and res["value"][0] == "eucaim-sandbox", res
     assert "root:" not in res["value"][1], res
@@ -376,3 +379,17 @@ result = [resource.getrlimit(resource.RLIMIT_AS), resource.getrlimit(resource.RL
 import resource
 resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT * 4}, {MEMORY_LIMIT * 4}))
 """, "ValueError", "PermissionError", "OSError")
+
+
+def test_kernel_interfaces_in_proc_are_read_only(kc) -> None:
+    # checked without writing: a writable core_pattern would let the sandbox run code as the host's root
+    res = probe(kc, """
+import os
+result = [p for p in ('/proc/sys/kernel/core_pattern', '/proc/sys/kernel/modprobe', '/proc/sys/vm/drop_caches',
+                      '/proc/sys/kernel/panic', '/proc/sysrq-trigger') if os.access(p, os.W_OK)]
+""")
+    assert res["ok"] and res["value"] == [], res
+    assert_fails(kc, "open('/proc/sys/vm/drop_caches', 'w').write('3')", "OSError", "PermissionError")
+    assert_fails(kc, "open('/proc/sys/kernel/hostname', 'w').write('evil')", "OSError", "PermissionError")
+    assert_fails(kc, "open('/proc/sysrq-trigger', 'w').write('h')", "OSError", "PermissionError", "FileNotFoundError")
+    assert_fails(kc, "open('/proc/1/oom_score_adj', 'w').write('-1000')", "OSError", "PermissionError")
