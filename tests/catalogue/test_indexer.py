@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import shared_data
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
@@ -227,14 +228,31 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     _ct(enc / "implicit.dcm", series=mr_like, study=study, number=1, transfer_syntax=ImplicitVRLittleEndian)
     _ct(enc / "bigendian.dcm", series=mr_like, study=study, number=2, transfer_syntax=ExplicitVRBigEndian)
     _ct(root / "enc/nometa", series=mr_like, study=study, number=3, preamble=False)
-    _ct(root / "enc/utf8.dcm", series=mr_like, study=study, number=4, charset="ISO_IR 192",
-        description="Tête Ødème 頭部")
-    _ct(root / "enc/latin1.dcm", series=mr_like, study=study, number=5, charset="ISO_IR 100",
-        description="Tête Ødème")
-    _ct(root / "enc/greek.dcm", series=mr_like, study=study, number=6, charset="ISO_IR 126",
-        description="Θώρακας")
-    _ct(root / "enc/Ünïcødé 图像.dcm", series=mr_like, study=study, number=7, age=None,
-        birth_date="19700101")
+    _ct(
+        root / "enc/utf8.dcm",
+        series=mr_like,
+        study=study,
+        number=4,
+        charset="ISO_IR 192",
+        description="Tête Ødème 頭部",
+    )
+    _ct(
+        root / "enc/latin1.dcm",
+        series=mr_like,
+        study=study,
+        number=5,
+        charset="ISO_IR 100",
+        description="Tête Ødème",
+    )
+    _ct(
+        root / "enc/greek.dcm",
+        series=mr_like,
+        study=study,
+        number=6,
+        charset="ISO_IR 126",
+        description="Θώρακας",
+    )
+    _ct(root / "enc/Ünïcødé 图像.dcm", series=mr_like, study=study, number=7, age=None, birth_date="19700101")
     # Rows and Columns written with VR UN (explicit VR): their values are still binary US
     _ct(enc / "un_rows.dcm", series=mr_like, study=study, number=8)
     data = (enc / "un_rows.dcm").read_bytes()
@@ -265,8 +283,15 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     (root / ".git").mkdir()
     shutil.copy(root / "a/z.dcm", root / ".git/copy.dcm")
     return {
-        "root": root, "study": study, "ct_series": ct_series, "mr_like": mr_like, "seg_series": seg_series,
-        "seg2_series": seg2_series, "rt_series": rt_series, "rt2_series": rt2_series, "ct_sops": ct_sops,
+        "root": root,
+        "study": study,
+        "ct_series": ct_series,
+        "mr_like": mr_like,
+        "seg_series": seg_series,
+        "seg2_series": seg2_series,
+        "rt_series": rt_series,
+        "rt2_series": rt2_series,
+        "ct_sops": ct_sops,
     }
 
 
@@ -275,8 +300,21 @@ def test_generated_folder_good_and_bad_files(made: dict) -> None:
     result = index_folder(root)
     headers, skipped = _by_name(result)
     assert set(headers) == {
-        "IM0001", "slice.DCM", "z.dcm", "implicit.dcm", "bigendian.dcm", "nometa", "utf8.dcm", "latin1.dcm",
-        "greek.dcm", "Ünïcødé 图像.dcm", "un_rows.dcm", "seg.dcm", "noref", "RS.dcm", "RS2.dcm",
+        "IM0001",
+        "slice.DCM",
+        "z.dcm",
+        "implicit.dcm",
+        "bigendian.dcm",
+        "nometa",
+        "utf8.dcm",
+        "latin1.dcm",
+        "greek.dcm",
+        "Ünïcødé 图像.dcm",
+        "un_rows.dcm",
+        "seg.dcm",
+        "noref",
+        "RS.dcm",
+        "RS2.dcm",
     }
     assert "truncated" in skipped["truncated_pixels.dcm"] and "Pixel Data" in skipped["truncated_pixels.dcm"]
     assert "truncated" in skipped["truncated_header.dcm"]
@@ -291,12 +329,25 @@ def test_generated_folder_good_and_bad_files(made: dict) -> None:
     assert all(os.path.isabs(h.path) and h.size == os.path.getsize(h.path) for h in result.instances)
 
     ct = headers["z.dcm"]
-    assert (ct.series_uid, ct.study_uid, ct.patient_id, ct.patient_sex) == (made["ct_series"], made["study"],
-                                                                             "P1", "F")
+    assert (ct.series_uid, ct.study_uid, ct.patient_id, ct.patient_sex) == (
+        made["ct_series"],
+        made["study"],
+        "P1",
+        "F",
+    )
     assert (ct.modality, ct.kind, ct.body_part_examined, ct.manufacturer, ct.model) == (
-        "CT", "image", "CHEST", "ACME", "Scan 9")
+        "CT",
+        "image",
+        "CHEST",
+        "ACME",
+        "Scan 9",
+    )
     assert (ct.patient_age, ct.study_date, ct.instance_number, ct.frame_of_reference_uid) == (
-        45.0, "20200101", 2, "1.2.3.4")
+        45.0,
+        "20200101",
+        2,
+        "1.2.3.4",
+    )
     # every encoding gives the same facts
     for name in ("implicit.dcm", "bigendian.dcm", "nometa", "latin1.dcm", "un_rows.dcm"):
         assert headers[name].series_uid == made["mr_like"] and headers[name].modality == "CT", name
@@ -316,8 +367,10 @@ def test_generated_folder_good_and_bad_files(made: dict) -> None:
     assert rt.referenced_series_uids == rt2.referenced_series_uids == (made["ct_series"],)
     assert rt.labels == ("GTV", "Lung_L") and rt.frame_of_reference_uid == "1.2.3.4"
 
-    _assert_quick_path_agrees([h.path for h in result.instances] + [str(root / "bad" / n) for n in skipped
-                                                                     if (root / "bad" / n).exists()])
+    _assert_quick_path_agrees(
+        [h.path for h in result.instances]
+        + [str(root / "bad" / n) for n in skipped if (root / "bad" / n).exists()]
+    )
 
 
 def test_group_series_orders_by_instance_number(made: dict) -> None:
@@ -376,6 +429,69 @@ def test_parse_age_never_raises(text: str) -> None:
     assert parsed is None or 0 <= parsed <= 150
 
 
+_LO_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_characters="\\", exclude_categories=["Cc", "Cs"]), max_size=20
+).map(str.strip)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    implicit=st.booleans(),
+    charset=st.sampled_from([None, "ISO_IR 192", "ISO_IR 100"]),
+    description=_LO_TEXT,
+    manufacturer=_LO_TEXT,
+    number=st.one_of(st.none(), st.integers(min_value=-(2**31), max_value=2**31 - 1)),
+    private_count=st.integers(min_value=0, max_value=6),
+    undefined_sequence=st.booleans(),
+    pixels=st.booleans(),
+)
+def test_quick_scanner_reads_what_was_written(
+    implicit: bool,
+    charset: str | None,
+    description: str,
+    manufacturer: str,
+    number: int | None,
+    private_count: int,
+    undefined_sequence: bool,
+    pixels: bool,
+) -> None:
+    """Any header written by pydicom reads back the same through the scanner and through pydicom."""
+    if charset == "ISO_IR 100":
+        description = description.encode("latin-1", "replace").decode("latin-1")
+        manufacturer = manufacturer.encode("latin-1", "replace").decode("latin-1")
+    elif charset is None:
+        description = description.encode("ascii", "replace").decode("ascii")
+        manufacturer = manufacturer.encode("ascii", "replace").decode("ascii")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "f.dcm"
+        ds = _ct(
+            path,
+            series="1.2.3",
+            study="1.2",
+            number=number or 0,
+            charset=charset,
+            transfer_syntax=ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian,
+            description=description,
+        )
+        ds.Manufacturer = manufacturer
+        if number is None:
+            del ds.InstanceNumber
+        if private_count:
+            block = ds.private_block(0x0009, "TEST", create=True)
+            for i in range(private_count):
+                block.add_new(i, "LO", f"value {i}")
+        ds["AnatomicRegionSequence"].is_undefined_length = undefined_sequence
+        if not pixels:
+            del ds.PixelData
+        ds.save_as(path, enforce_file_format=True)
+        quick = _indexer_read._read_file(str(path))
+        assert isinstance(quick, _indexer_read._Parsed)
+        assert quick == _slow_path(str(path))
+        h = quick.header
+        assert (h.series_description, h.manufacturer) == (description or None, manufacturer or None)
+        assert h.instance_number == number and h.series_uid == "1.2.3" and h.study_uid == "1.2"
+
+
 # ------------------------------------------------------------------------------------------ shared data
 @pytest.mark.shared_data
 def test_sts_cohort() -> None:
@@ -411,7 +527,11 @@ def test_sts_cohort_headers_match_a_full_pydicom_read() -> None:
         ds = pydicom.dcmread(f)
         h = by_path[str(f)]
         assert (h.sop_instance_uid, h.series_uid, h.study_uid, h.sop_class_uid) == (
-            ds.SOPInstanceUID, ds.SeriesInstanceUID, ds.StudyInstanceUID, ds.SOPClassUID)
+            ds.SOPInstanceUID,
+            ds.SeriesInstanceUID,
+            ds.StudyInstanceUID,
+            ds.SOPClassUID,
+        )
         assert h.modality == ds.Modality and h.patient_id == ds.PatientID
         assert h.instance_number == (int(ds.InstanceNumber) if "InstanceNumber" in ds else None)
         assert h.manufacturer == (ds.get("Manufacturer") or None)
@@ -429,7 +549,12 @@ def test_dicom_seg_sets() -> None:
     liver = headers["dcmqi-ct-3slice-seg/liver.dcm"]
     assert (liver.kind, liver.labels, liver.referenced_series_uids) == ("SEG", ("Liver",), (ct3,))
     assert headers["dcmqi-ct-3slice-seg/partial_overlaps.dcm"].labels == (
-        "GREEN", "ORANGE", "PURPLE", "LIGHT_BLUE", "DARK_BLUE")
+        "GREEN",
+        "ORANGE",
+        "PURPLE",
+        "LIGHT_BLUE",
+        "DARK_BLUE",
+    )
     for folder in ("small-23x38x3", "small-24x38x3"):  # a SEG with the extension .seg
         seg = headers[f"dcmqi-ct-3slice-seg/{folder}/seg/label.seg"]
         image = headers[f"dcmqi-ct-3slice-seg/{folder}/image/IMG0001.dcm"]
@@ -464,15 +589,34 @@ def test_dicom_edge_cases() -> None:
         assert skipped[name].startswith("missing SOPInstanceUID"), name
     assert all(reason and "\n" not in reason for reason in skipped.values())
     # odd but sound files are indexed: the MR_small variants are one instance in many transfer syntaxes
-    variants = ["MR_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm", "MR_small_RLE.dcm",
-                "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_padded.dcm"]
+    variants = [
+        "MR_small.dcm",
+        "MR_small_bigendian.dcm",
+        "MR_small_implicit.dcm",
+        "MR_small_RLE.dcm",
+        "MR_small_jp2klossless.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "MR_small_padded.dcm",
+    ]
     reference = pydicom.dcmread(root / "pydicom_test_files" / "MR_small.dcm")
     for name in variants:
         h = headers[name]
         assert (h.sop_instance_uid, h.series_uid, h.modality, h.kind) == (
-            reference.SOPInstanceUID, reference.SeriesInstanceUID, "MR", "image"), name
-    for name in ("image_dfl.dcm", "ExplVR_LitEndNoMeta.dcm", "ExplVR_BigEndNoMeta.dcm", "emri_small.dcm",
-                 "JPEG2000.dcm", "bad_sequence.dcm", "badVR.dcm", "rtdose.dcm"):
+            reference.SOPInstanceUID,
+            reference.SeriesInstanceUID,
+            "MR",
+            "image",
+        ), name
+    for name in (
+        "image_dfl.dcm",
+        "ExplVR_LitEndNoMeta.dcm",
+        "ExplVR_BigEndNoMeta.dcm",
+        "emri_small.dcm",
+        "JPEG2000.dcm",
+        "bad_sequence.dcm",
+        "badVR.dcm",
+        "rtdose.dcm",
+    ):
         assert name in headers, name
     assert headers["ExplVR_BigEndNoMeta.dcm"].kind == "other"  # an RT Ion Plan
     assert headers["liver_deflate.dcm"].kind == "SEG" and headers["liver_deflate.dcm"].labels == ("Liver",)
@@ -500,7 +644,10 @@ def test_dicom_phi_dicomdir_and_character_sets() -> None:
         full = pydicom.dcmread(root / "charset_files" / name)
         h = charsets[name]
         assert (h.series_description, h.study_description, h.manufacturer) == (
-            full.SeriesDescription, full.StudyDescription, full.Manufacturer)
+            full.SeriesDescription,
+            full.StudyDescription,
+            full.Manufacturer,
+        )
     assert headers["CT_small.dcm"].patient_age == 0.0 and headers["examples_overlay.dcm"].patient_age == 58.0
     assert headers["rtstruct.dcm"].kind == "RTSTRUCT" and headers["rtstruct.dcm"].labels
     assert headers["liver_1frame.dcm"].kind == "SEG"
