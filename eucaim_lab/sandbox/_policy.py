@@ -4,7 +4,20 @@ The policy is deliberately a list of things to *add* to an empty root: read-only
 files from ``/etc``, the Python environment, the checkout (read-only) and the workspace (writable), plus the
 kernel's own socket directory. Everything else on the machine (the user's home, ``/run``, other checkouts,
 the node database, the Jupyter runtime directory) is simply absent. The kernel runs in new user, PID,
-network, IPC, UTS and cgroup namespaces (``--unshare-all``), with no capabilities, as an unprivileged user.
+network, IPC, UTS and cgroup namespaces (``--unshare-all``), with no capabilities, as uid 1000 of its own user
+namespace, which cannot create further namespaces (``--disable-userns``). The sandbox root, ``/proc`` and every
+system bind are read-only.
+
+Known limits of this policy (keep them in mind when extending it):
+
+- The sandbox's uid maps to the uid of the process that starts it. When that is the host's root (as in many
+  containers), files the sandbox can reach are accessed with root's *owner* permissions (but no capabilities):
+  hence ``/proc`` is read-only and only chosen ``/etc`` entries are bound.
+- ``/proc/self/mountinfo`` shows the host paths of the bound folders (their names, not their content).
+- The kernel owns its socket folder; it could replace a socket with a symlink that the host then connects to
+  (the host speaks only ZMTP there, signed with the session key).
+- Files the kernel writes to the workspace may be symlinks; host tools must not follow them blindly.
+- There is no seccomp filter: the kernel's system-call surface is that of an unprivileged user namespace.
 """
 
 from __future__ import annotations
