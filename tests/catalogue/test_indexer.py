@@ -413,6 +413,31 @@ def test_single_file_and_bad_arguments(made: dict, tmp_path: Path) -> None:
         index_folder(made["root"], workers=0)
 
 
+def test_symbolic_links_loops_and_special_files(made: dict, tmp_path: Path) -> None:
+    root = tmp_path / "links"
+    (root / "data").mkdir(parents=True)
+    shutil.copy(made["root"] / "a" / "z.dcm", root / "data" / "z.dcm")
+    (root / "data" / "loop").symlink_to(root)  # a cycle: followed once, never forever
+    (root / "elsewhere").symlink_to(made["root"] / "rt")  # a linked folder is followed
+    (root / "dangling").symlink_to(root / "nowhere")
+    os.mkfifo(root / "data" / "pipe")  # never opened (it would block)
+    result = index_folder(root)
+    headers, skipped = _by_name(result)
+    assert sorted(headers) == ["RS.dcm", "RS2.dcm", "z.dcm"]
+    assert headers["RS.dcm"].path == str(root / "elsewhere" / "RS.dcm")  # the path as walked, not resolved
+    assert skipped == {"dangling": "broken symbolic link"}
+    # from inside the cycle: data/z.dcm once, and the linked folder through loop/elsewhere
+    inner = index_folder(root / "data")
+    assert sorted(h.path for h in inner.instances) == [
+        str(root / "data" / "loop" / "elsewhere" / "RS.dcm"),
+        str(root / "data" / "loop" / "elsewhere" / "RS2.dcm"),
+        str(root / "data" / "z.dcm"),
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert index_folder(empty) == IndexResult(instances=[], skipped=[])
+
+
 @given(st.integers(min_value=0, max_value=999), st.sampled_from("DWMY"))
 def test_parse_age_units(number: int, unit: str) -> None:
     years = number * {"D": 1 / 365.25, "W": 7 / 365.25, "M": 1 / 12, "Y": 1.0}[unit]
