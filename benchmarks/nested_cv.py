@@ -47,6 +47,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="300 cases x 300 features")
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3, help="interleaved runs per contender (median reported)")
     args = parser.parse_args()
 
     from sklearn.datasets import make_classification
@@ -67,41 +68,43 @@ def main() -> int:
     def pipeline() -> Pipeline:
         return Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(max_iter=2000))])
 
-    print(f"nested CV, {n} cases x {p} features, 5 outer x 5 inner folds, C grid {grid['model__C']}")
+    print(f"nested CV, {n} cases x {p} features, 5 outer x 5 inner folds, C grid {grid['model__C']}, "
+          f"{args.runs} interleaved run(s) per contender")
 
-    start = time.perf_counter()
-    plain = cross_val_score(
-        GridSearchCV(pipeline(), grid, cv=StratifiedKFold(5, shuffle=True, random_state=0), scoring="roc_auc"),
-        X, y, cv=StratifiedKFold(5, shuffle=True, random_state=0), scoring="roc_auc",
-    )
-    t_plain = time.perf_counter() - start
-    print(f"  plain scikit-learn cross_val_score loop (sequential): {t_plain:7.1f} s   "
-          f"mean fold AUC {plain.mean():.3f}")
+    def plain(n_jobs: int | None) -> float:
+        scores = cross_val_score(
+            GridSearchCV(pipeline(), grid, cv=StratifiedKFold(5, shuffle=True, random_state=0), scoring="roc_auc"),
+            X, y, cv=StratifiedKFold(5, shuffle=True, random_state=0), scoring="roc_auc", n_jobs=n_jobs,
+        )
+        return float(scores.mean())
 
-    start = time.perf_counter()
-    cross_val_score(
-        GridSearchCV(pipeline(), grid, cv=StratifiedKFold(5, shuffle=True, random_state=0), scoring="roc_auc"),
-        X, y, cv=StratifiedKFold(5, shuffle=True, random_state=0), scoring="roc_auc", n_jobs=args.n_jobs,
-    )
-    t_plain_parallel = time.perf_counter() - start
-    _stop_workers()
-    print(f"  plain scikit-learn cross_val_score(n_jobs={args.n_jobs}):            {t_plain_parallel:7.1f} s")
+    def ours(n_jobs: int | None) -> float:
+        result = evaluate(pipeline(), X, y, groups=patients, param_grid=grid, cv=5, inner_cv=5, n_bootstrap=1000,
+                          n_jobs=n_jobs, progress=_progress if n_jobs else None)
+        return float(result.metrics.loc["auc", "estimate"])
 
-    start = time.perf_counter()
-    evaluate(pipeline(), X, y, groups=patients, param_grid=grid, cv=5, inner_cv=5, n_bootstrap=1000)
-    t_ours_sequential = time.perf_counter() - start
-    print(f"  eucaim_lab evaluate (sequential, + bootstrap CIs + final refit): {t_ours_sequential:7.1f} s")
-
-    start = time.perf_counter()
-    result = evaluate(pipeline(), X, y, groups=patients, param_grid=grid, cv=5, inner_cv=5, n_bootstrap=1000,
-                      n_jobs=args.n_jobs, progress=_progress)
-    t_ours = time.perf_counter() - start
-    auc = result.metrics.loc["auc"]
-    print(f"  eucaim_lab evaluate (n_jobs={args.n_jobs}, + bootstrap CIs + final refit): {t_ours:7.1f} s   "
-          f"AUC {auc['estimate']:.3f} [{auc['ci_low']:.3f}, {auc['ci_high']:.3f}]")
-    print(f"  ratio plain sequential / ours n_jobs={args.n_jobs}: {t_plain / t_ours:.2f}x; "
-          f"plain n_jobs={args.n_jobs} / ours n_jobs={args.n_jobs}: {t_plain_parallel / t_ours:.2f}x; "
-          f"plain sequential / ours sequential: {t_plain / t_ours_sequential:.2f}x")
+    contenders = {
+        "plain scikit-learn cross_val_score(GridSearchCV), sequential": lambda: plain(None),
+        f"plain scikit-learn cross_val_score(GridSearchCV), n_jobs={args.n_jobs}": lambda: plain(args.n_jobs),
+        "eucaim_lab evaluate, sequential": lambda: ours(None),
+        f"eucaim_lab evaluate, n_jobs={args.n_jobs}, progress": lambda: ours(args.n_jobs),
+    }
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    aucs: dict[str, float] = {}
+    for _ in range(args.runs):
+        for name, run in contenders.items():
+            start = time.perf_counter()
+            aucs[name] = run()
+            times[name].append(time.perf_counter() - start)
+            _stop_workers()
+    medians = {name: float(np.median(values)) for name, values in times.items()}
+    for name, values in times.items():
+        print(f"  {name:<66} median {medians[name]:6.1f} s  (min {min(values):5.1f})  AUC {aucs[name]:.3f}")
+    names = list(contenders)
+    print(f"  speed-up of ours n_jobs={args.n_jobs} over the plain sequential loop: "
+          f"{medians[names[0]] / medians[names[3]]:.2f}x; over plain n_jobs={args.n_jobs}: "
+          f"{medians[names[1]] / medians[names[3]]:.2f}x")
+    print("  (ours also computes 1,000 patient-bootstrap CIs and refits the final model on all data)")
     print(f"  machine: {os.cpu_count()} cores, load average now {os.getloadavg()[0]:.1f}; "
           f"BLAS threads per process: {os.environ['OPENBLAS_NUM_THREADS']}")
     return 0
