@@ -69,6 +69,8 @@ class InstanceHeader:
     kind: str = "other"
     referenced_series_uids: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
+    #: MANUAL, SEMIAUTOMATIC or AUTOMATIC: SEG SegmentAlgorithmType / RTSTRUCT ROIGenerationAlgorithm; with
+    #: several segments or ROIs, the most automated method used for any of them
     algorithm_type: str | None = None
     frame_of_reference_uid: str | None = None
 
@@ -378,9 +380,11 @@ def _seg_details(ds: Any, header: InstanceHeader, fp: BinaryIO, forced: bool) ->
 
 
 def _rtstruct_details(ds: Any, header: InstanceHeader, fp: BinaryIO, forced: bool) -> _Parsed:
-    """ROI names, frame of reference and referenced series of an RTSTRUCT."""
+    """ROI names, generation algorithm, frame of reference and referenced series of an RTSTRUCT."""
     rois = _items(ds, "StructureSetROISequence")
     labels = _unique(_string(roi.get("ROIName")) for roi in rois)
+    methods = {(_string(roi.get("ROIGenerationAlgorithm")) or "").strip().upper() for roi in rois}
+    algorithm = next((a for a in _ALGORITHM_ORDER if a in methods), None)
     frames = _items(ds, "ReferencedFrameOfReferenceSequence")
     refs = []
     for frame in frames:
@@ -411,7 +415,11 @@ def _rtstruct_details(ds: Any, header: InstanceHeader, fp: BinaryIO, forced: boo
         iter(_unique(_string(f.get("FrameOfReferenceUID")) for f in frames)), None
     )
     header = replace(
-        header, labels=labels, referenced_series_uids=series_refs, frame_of_reference_uid=frame_uid
+        header,
+        labels=labels,
+        algorithm_type=algorithm,
+        referenced_series_uids=series_refs,
+        frame_of_reference_uid=frame_uid,
     )
     return _Parsed(header, sop_refs)
 

@@ -195,6 +195,7 @@ def _rtstruct(
     for number, name in enumerate(["GTV", "Lung_L"], 1):
         roi = Dataset()
         roi.ROINumber, roi.ROIName, roi.ReferencedFrameOfReferenceUID = number, name, "1.2.3.4"
+        roi.ROIGenerationAlgorithm = "MANUAL" if name == "GTV" else "SEMIAUTOMATIC"
         rois.append(roi)
     ds.StructureSetROISequence = Sequence(rois)
     contour = Dataset()
@@ -366,6 +367,7 @@ def test_generated_folder_good_and_bad_files(made: dict) -> None:
     assert rt.kind == rt2.kind == "RTSTRUCT"
     assert rt.referenced_series_uids == rt2.referenced_series_uids == (made["ct_series"],)
     assert rt.labels == ("GTV", "Lung_L") and rt.frame_of_reference_uid == "1.2.3.4"
+    assert rt.algorithm_type == "SEMIAUTOMATIC"  # the most automated of MANUAL and SEMIAUTOMATIC
 
     _assert_quick_path_agrees(
         [h.path for h in result.instances]
@@ -537,6 +539,7 @@ def test_sts_cohort() -> None:
         referenced = next(i for i in images if i.series_uid == s.referenced_series_uids[0])
         assert {Path(f.path).parent for f in referenced.files} == {image_folder}
         assert s.labels == (f"GTV_Mass_{image_folder.parent.name}",)
+        assert s.algorithm_type == "MANUAL"  # ROIGenerationAlgorithm of every STS ROI
     # only the non-DICOM files (NIfTI masks, markdown) are skipped
     assert result.skipped and all(not s.path.endswith(".dcm") for s in result.skipped)
     assert sum(len(s.files) for s in images) + len(structs) == len(list(root.glob("STS_*/*/*/*.dcm")))
