@@ -56,7 +56,9 @@ def _prepare(pipeline: Any, param_grid: dict[str, Any] | list[dict[str, Any]] | 
         estimator = GridSearchCV(estimator, param_grid, scoring="roc_auc")
     if _is_search(estimator):
         user_cv = estimator.cv
-        if user_cv is not None and not isinstance(user_cv, int):
+        if isinstance(user_cv, int):
+            inner_cv = user_cv  # the search's own number of folds wins over the default
+        elif user_cv is not None:
             warnings.warn(
                 f"The search's cv={user_cv!r} is replaced by StratifiedGroupKFold({inner_cv}) so that the inner "
                 "folds keep each patient on one side.", stacklevel=3,
@@ -195,8 +197,8 @@ def evaluate(pipeline: Any, X: pd.DataFrame, y: Any, groups: Any = None, sites: 
     ----------
     pipeline: a classifier with ``predict_proba`` (usually a ``Pipeline``), or a ``GridSearchCV`` /
         ``RandomizedSearchCV`` around one (then the validation is nested: tuning happens inside each outer
-        training fold with a grouped inner CV of ``inner_cv`` folds). ``param_grid`` wraps the pipeline in a
-        ``GridSearchCV`` for you.
+        training fold with a grouped inner CV of ``inner_cv`` folds, or the search's own integer ``cv``).
+        ``param_grid`` wraps the pipeline in a ``GridSearchCV`` for you.
     X: DataFrame of features; columns needed by steps of the pipeline (e.g. ComBat's site column) stay in it.
     y: binary outcome (two distinct values; the larger is the positive class).
     groups: patient id of each row (several lesions per patient stay on one side of every split). Defaults to
@@ -240,6 +242,8 @@ def evaluate(pipeline: Any, X: pd.DataFrame, y: Any, groups: Any = None, sites: 
     outer_parallel = client is not None or (n_jobs is not None and n_jobs != 1)
     estimator = _prepare(pipeline, param_grid, inner_cv, random_state, outer_parallel)
     nested = _is_search(estimator)
+    if nested:
+        inner_cv = estimator.cv.get_n_splits()
     _check_design(y01, groups_arr, sites_arr, design, cv, inner_cv, nested)
     non_features = [c for c in _declared_columns(estimator) if c in X.columns]
     check_features(X, estimator, non_features)
