@@ -140,3 +140,19 @@ def test_estimator_contract_with_a_real_site_column():
     pd.testing.assert_frame_equal(model.transform(shuffled), first.loc[shuffled.index])
     with pytest.raises(InvalidInputError, match="14 columns"):
         model.transform(frame.drop(columns="f0"))
+
+
+def test_categorical_covariate_matches_neurocombat():
+    neuro = pytest.importorskip("neuroCombat", reason="neuroCombat (test-only reference) is not installed")
+    frame = _data(seed=7)
+    frame["sex"] = np.where(np.random.default_rng(7).random(len(frame)) < 0.5, "F", "M")
+    frame.loc[frame["sex"] == "M", "f2"] += 1.5  # a sex effect to preserve
+    features = frame.drop(columns=["site", "age", "sex"]).to_numpy()
+    reference = neuro.neuroCombat(
+        dat=features.T, covars=frame[["site", "age", "sex"]].rename(columns={"site": "batch"}), batch_col="batch",
+        categorical_cols=["sex"], continuous_cols=["age"],
+    )
+    ours = ComBat(covariates=["age", "sex"]).fit_transform(frame)
+    np.testing.assert_allclose(ours.to_numpy(), reference["data"].T, rtol=1e-5, atol=1e-5)
+    with pytest.raises(InvalidInputError, match=r"level\(s\) \['X'\] not seen"):
+        ComBat(covariates=["age", "sex"]).fit(frame).transform(frame.assign(sex="X"))
