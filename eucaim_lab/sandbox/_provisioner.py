@@ -44,6 +44,7 @@ from ._policy import (
     python_environment_paths,
     sandbox_env,
 )
+from ._seccomp import seccomp_program
 
 __all__ = ["SandboxProvisioner"]
 
@@ -83,6 +84,7 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
     _audit_read_fd: int | None = None
     _audit_write_fd: int | None = None
     _args_fd: int | None = None
+    _seccomp_fd: int | None = None
     _readers: list[threading.Thread]
     _launches: int = 0
 
@@ -200,10 +202,19 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             },
         )
         # the options go through a pipe (--args), so /proc/1/cmdline in the sandbox does not list host paths
-        self._args_fd = _args_pipe(args)
+        pass_fds = [self._audit_write_fd]
+        program = seccomp_program()
+        if program is not None:
+            self._seccomp_fd = _data_pipe(program)
+            pass_fds.append(self._seccomp_fd)
+            args += ["--seccomp", str(self._seccomp_fd)]
+        else:
+            log.warning("No seccomp filter for this machine type; the sandbox relies on namespaces only")
+        self._args_fd = _data_pipe(b"".join(a.encode() + b"\0" for a in args))
+        pass_fds.append(self._args_fd)
         kwargs["cmd"] = [bwrap, "--args", str(self._args_fd), "--", *cmd]
         kwargs["env"] = {"PATH": host_env.get("PATH", os.defpath), "LANG": "C.UTF-8"}
-        kwargs["pass_fds"] = (self._audit_write_fd, self._args_fd)
+        kwargs["pass_fds"] = tuple(pass_fds)
         if self._cgroups.dirs:
             kwargs["preexec_fn"] = self._cgroups.join
         return kwargs
@@ -217,7 +228,7 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
                                          "restart": False, "launch_failed": repr(exc)})
             raise
         # the kernel holds the only write end now; EOF on the read end means the sandbox is gone
-        for name in ("_audit_write_fd", "_args_fd"):
+        for name in ("_audit_write_fd", "_args_fd", "_seccomp_fd"):
             fd = getattr(self, name)
             if fd is not None:
                 os.close(fd)
@@ -317,7 +328,7 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         return kernel_dir
 
     def _close_audit_fds(self) -> None:
-        for name in ("_audit_read_fd", "_audit_write_fd", "_args_fd"):
+        for name in ("_audit_read_fd", "_audit_write_fd", "_args_fd", "_seccomp_fd"):
             fd = getattr(self, name)
             if fd is not None:
                 try:
@@ -397,13 +408,12 @@ def _parse(line: bytes) -> dict[str, Any]:
     return {"malformed": True, "line_sha3": hashlib.sha3_256(line).hexdigest(), "line_bytes": len(line)}
 
 
-def _args_pipe(args: list[str]) -> int:
-    """A pipe holding ``args`` NUL-separated, for ``bwrap --args FD``; returns the read end."""
-    data = b"".join(a.encode() + b"\0" for a in args)
+def _data_pipe(data: bytes) -> int:
+    """A pipe already holding ``data`` (for ``bwrap --args FD`` / ``--seccomp FD``); returns the read end."""
     read_fd, write_fd = os.pipe()
     try:
         if len(data) >= 65536:  # the pipe must hold it all: bwrap reads only after exec
-            raise InvalidInputError(f"The sandbox command line is too long ({len(data)} bytes).")
+            raise InvalidInputError(f"The sandbox set-up data is too long ({len(data)} bytes).")
         os.write(write_fd, data)
     except BaseException:
         os.close(read_fd)

@@ -393,3 +393,27 @@ result = [p for p in ('/proc/sys/kernel/core_pattern', '/proc/sys/kernel/modprob
     assert_fails(kc, "open('/proc/sys/kernel/hostname', 'w').write('evil')", "OSError", "PermissionError")
     assert_fails(kc, "open('/proc/sysrq-trigger', 'w').write('h')", "OSError", "PermissionError", "FileNotFoundError")
     assert_fails(kc, "open('/proc/1/oom_score_adj', 'w').write('-1000')", "OSError", "PermissionError")
+
+
+def test_dangerous_system_calls_are_refused(kc) -> None:
+    import platform
+
+    if platform.machine() != "x86_64":
+        pytest.skip("the syscall numbers below are x86_64's")
+    res = probe(kc, """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+out = {}
+for name, nr in [('ptrace', 101), ('keyctl', 250), ('bpf', 321), ('perf_event_open', 298),
+                 ('userfaultfd', 323), ('io_uring_setup', 425), ('open_by_handle_at', 304),
+                 ('x32 getpid', 39 | 0x40000000)]:
+    ctypes.set_errno(0)
+    out[name] = [libc.syscall(nr, 0, 0, 0, 0, 0), ctypes.get_errno()]
+ctypes.set_errno(0)
+out['getpid'] = [int(libc.syscall(39) > 0), ctypes.get_errno()]
+result = out
+""")
+    assert res["ok"], res
+    value = res["value"]
+    assert value.pop("getpid") == [1, 0]
+    assert all(v == [-1, 1] for v in value.values()), value  # -1, EPERM
