@@ -11,7 +11,9 @@ LOCK := environments/requirements.lock
 STAMP := $(VENV)/.eucaim-installed
 PYTEST_ARGS ?=
 
-.PHONY: all lab test demo venv system lock clean
+EXT := extensions/eucaim-jupyterlab
+
+.PHONY: all lab test test-python test-extension demo venv system extension lock clean
 
 all: venv
 
@@ -31,15 +33,29 @@ venv: $(STAMP)
 system:
 	@bash environments/install-system.sh
 
-lab: venv system
+# the JupyterLab extension: jlpm install + build, editable install into .venv (incremental)
+extension: venv
+	$(MAKE) -C $(EXT) install PY=$(abspath $(PY))
+
+lab: venv system extension
 	$(VENV)/bin/eucaim-lab demo --if-empty
 	$(VENV)/bin/eucaim-lab lab
 
 demo: venv system
 	$(VENV)/bin/eucaim-lab demo --headless
 
-test: venv system
+# front-end unit tests and browser tests first, then pytest (its summary closes the run)
+test: venv system extension
+	@status=0; \
+	$(MAKE) -C $(EXT) test PY=$(abspath $(PY)) || status=1; \
+	$(PY) -m pytest $(PYTEST_ARGS) || status=1; \
+	exit $$status
+
+test-python: venv system
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-extension: venv system extension
+	$(MAKE) -C $(EXT) test PY=$(abspath $(PY))
 
 # regenerate the pinned environment from a fresh resolve of pyproject.toml's dependencies
 lock:
@@ -52,3 +68,4 @@ lock:
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+	$(MAKE) -C $(EXT) clean
