@@ -118,7 +118,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.open, {
       label: 'Open EUCAIM Catalogue',
       caption: 'Search and browse the EUCAIM datasets of this node',
-      icon: args => (args['isLauncher'] ? eucaimIcon : undefined),
+      icon: eucaimIcon,
       execute: () => show('catalogue')
     });
     app.commands.addCommand(CommandIDs.requests, {

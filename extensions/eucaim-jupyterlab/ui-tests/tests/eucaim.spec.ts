@@ -32,6 +32,15 @@ async function openPanel(page: Page): Promise<void> {
   await tab.click();
   await expect(page.locator('#eucaim-catalogue')).toBeVisible();
   await expect(page.locator('#eucaim-catalogue[data-ready="true"]')).toHaveCount(1);
+  // widen the side bar (drag the split handle) so screenshots show the panel as a user would size it
+  const handle = page.locator('#jp-main-split-panel > .lm-SplitPanel-handle').first();
+  const box = await handle.boundingBox();
+  if (box) {
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 180, box.y + box.height / 2, { steps: 4 });
+    await page.mouse.up();
+  }
 }
 
 /** Type `text` key by key; after each key wait for its results and collect the panel's timings. */
@@ -149,6 +158,7 @@ test('search, filter, details, request, approve, check out, sandboxed notebook',
     expect(meta).toContain('CT');
   }
   await shot(page, '04-filtered');
+  await shot(page, '04-filtered-page', false);
 
   // open the details of the flow dataset
   await page.getByTestId('eucaim-search').fill('tutorial');
