@@ -10,6 +10,7 @@ after ``retries`` worker deaths) become error rows and are not cached.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -247,9 +248,11 @@ def extract(
             todo.append(case)
 
     if todo:
-        groups = _groups(todo)
         with _Cluster(client, workers, retries) as dask_client:
             from distributed import as_completed
+
+            n_workers = max(1, len(dask_client.scheduler_info().get("workers", {})))
+            groups = _groups(todo, n_workers)
 
             futures = {}
             for rank, group in enumerate(groups):
@@ -304,13 +307,20 @@ def _infra_message(exc: BaseException | None, retries: int) -> str:
     return f"The task failed outside the case code ({name}: {detail})."
 
 
-def _groups(cases: Sequence[Case]) -> list[list[Case]]:
-    """Cases grouped by image (one read per image), largest input first."""
+def _groups(cases: Sequence[Case], n_workers: int = 1) -> list[list[Case]]:
+    """Cases grouped by image (one read per image), largest input first.
+
+    A group much larger than a fair share of the work (``len(cases) / (2 * n_workers)`` cases) is split so that
+    one image with many ROIs does not keep a single worker busy while the others idle; each part reads the image
+    once. Results per case do not depend on the grouping.
+    """
     by_key: dict[str, list[Case]] = {}
     for c in cases:
         by_key.setdefault(c.image_key, []).append(c)
-    groups = list(by_key.values())
-    groups.sort(key=lambda g: sum(_input_bytes(c) for c in g), reverse=True)
+    share = max(1, math.ceil(len(cases) / (2 * n_workers)))
+    groups = [g[i:i + share] for g in by_key.values() for i in range(0, len(g), share)]
+    size = {key: sum(_input_bytes(c) for c in g[:1]) for key, g in by_key.items()}
+    groups.sort(key=lambda g: (size[g[0].image_key], len(g)), reverse=True)
     return groups
 
 

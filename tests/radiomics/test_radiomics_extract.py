@@ -237,3 +237,18 @@ def test_own_local_cluster_and_no_cluster_when_all_cached(cluster, three, tmp_pa
     np.testing.assert_array_equal(ref[feats].to_numpy(float), own[feats].to_numpy(float))
     again = extract(three[2:], "default", "tcp://127.0.0.1:9", cache=cache, progress=False)  # never contacted
     assert again.attrs["from_cache"] == 1
+
+
+def test_groups_share_image_reads_and_split_when_one_image_dominates():
+    from eucaim_lab.radiomics._extract import _groups
+
+    root = shared_data("pyradiomics")
+    many = [_case("brain1", f"b{i}") for i in range(6)]  # six ROIs on one image
+    others = [_case("breast1"), _case("brain2")]
+    groups = _groups(many + others, n_workers=1)
+    assert sorted(len(g) for g in groups) == [1, 1, 2, 4]
+    assert all(len({c.image_key for c in g}) == 1 for g in groups)
+    assert groups[0][0].image.paths[0] == str(root / "brain1_image.nrrd")  # largest image first
+    # few cases per worker: several tasks for the dominant image; many workers: one case per task
+    assert max(len(g) for g in _groups(many + others, n_workers=4)) == 1
+    assert len(_groups(many, n_workers=1)) == 2
