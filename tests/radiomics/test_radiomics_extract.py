@@ -122,6 +122,9 @@ def test_bad_input_rows_and_batch_goes_on(cluster, tmp_path):
     assert "nope.nrrd" in df.loc["missing_file", "error"]
     assert np.isnan(df.loc["empty", "original_firstorder_Mean"])
     assert df.attrs["failed"] == 4
+    # deterministic input errors are cached like results; the unreadable file is neither computed nor cached
+    again = extract(cases, "default", cluster, cache=tmp_path / "c", progress=False)
+    assert (again.attrs["computed"], again.attrs["from_cache"]) == (0, 5)
     alone = extract([_case("brain1")], "default", cluster, cache=False, progress=False)
     feats = [c for c in alone.columns if c.startswith("original_")]
     np.testing.assert_array_equal(alone[feats].to_numpy(float)[0], df.loc["brain1_ok", feats].to_numpy(float))
@@ -252,3 +255,21 @@ def test_groups_share_image_reads_and_split_when_one_image_dominates():
     # few cases per worker: several tasks for the dominant image; many workers: one case per task
     assert max(len(g) for g in _groups(many + others, n_workers=4)) == 1
     assert len(_groups(many, n_workers=1)) == 2
+
+
+def test_dicom_rtstruct_folder_and_checkout_id(cluster, node_home, tmp_path):
+    import shutil
+
+    df = extract(shared_data("dicom", "ibsi-validation-sts-002", "dicom"), "default", cluster, cache=False,
+                 progress=False)
+    assert sorted(df["modality"]) == ["CT", "MR", "PT"]
+    assert set(df["patient_id"]) == {"STS_002"} and (df["status"] == "ok").all(), df["error"].tolist()
+    assert (df["original_shape_VoxelVolume"] > 0).all()
+    # a checkout id resolves to <node>/checkouts/<id>
+    checkout = node_home / "checkouts" / "co-1"
+    checkout.mkdir(parents=True)
+    root = shared_data("pyradiomics")
+    shutil.copy(root / "breast1_image.nrrd", checkout / "breast1_image.nrrd")
+    shutil.copy(root / "breast1_label.nrrd", checkout / "breast1_label.nrrd")
+    by_id = extract("co-1", "default", cluster, cache=False, progress=False)
+    assert len(by_id) == 1 and by_id["status"].iloc[0] == "ok"
