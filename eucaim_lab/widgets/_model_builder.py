@@ -111,7 +111,11 @@ class ModelBuilder:
         self.n_bootstrap = w.IntText(value=1000, description="Bootstrap")
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
-        self.output = w.Output()
+        # results are drawn into plain widgets (HTML table, PNG images) so they show in any frontend and can be
+        # inspected from Python; no reliance on Output-widget capture
+        self.status = w.HTML()
+        self.metrics_table = w.HTML()
+        self.figures = w.HBox([w.Image(format="png", layout=w.Layout(width="32%")) for _ in range(3)])
         self.code_area = w.Textarea(value=self.code(), layout=w.Layout(width="100%", height="260px"),
                                     description="Code")
         self.run_button.on_click(lambda _button: self._run_clicked())
@@ -123,7 +127,8 @@ class ModelBuilder:
             w.HTML("<b>Feature groups</b>"), w.HBox(list(self.feature_group_boxes.values())),
             w.HBox([self.harmonisation, self.near_constant]), w.HBox([self.correlation]),
             w.HBox([self.selection, self.n_selected]), w.HBox([self.cv, self.n_bootstrap]),
-            w.HBox([self.run_button, self.progress]), self.output, self.code_area,
+            w.HBox([self.run_button, self.progress]), self.status, self.metrics_table, self.figures,
+            self.code_area,
         ])
 
     def _ipython_display_(self) -> None:
@@ -249,16 +254,22 @@ class ModelBuilder:
         return self.result
 
     def _run_clicked(self) -> None:
-        from IPython.display import HTML, display
+        import html
+        import io
 
-        self.output.clear_output()
-        with self.output:
-            try:
-                result = self.run()
-            except InvalidInputError as exc:
-                display(HTML(f"<b style='color:#a00'>Cannot run:</b> {exc.message}"))
-                return
-            display(result.metrics.round(3))
-            display(result.plot_roc())
-            display(result.plot_calibration())
-            display(result.plot_feature_importance(top=15))
+        from .._errors import EucaimLabError
+
+        self.status.value = "<i>running...</i>"
+        self.metrics_table.value = ""
+        try:
+            result = self.run()
+        except EucaimLabError as exc:  # bad input: show the message, keep the form usable
+            self.status.value = f"<b style='color:#a00'>Cannot run:</b> {html.escape(exc.message)}"
+            return
+        self.status.value = html.escape(repr(result))
+        self.metrics_table.value = result.metrics.round(3).to_html()
+        figures = (result.plot_roc(), result.plot_calibration(), result.plot_feature_importance(top=15))
+        for image, fig in zip(self.figures.children, figures):
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=90)
+            image.value = buffer.getvalue()

@@ -52,5 +52,16 @@ def test_form_changes_the_code_and_bad_choices_are_refused():
     builder.configure(feature_groups=[])
     with pytest.raises(InvalidInputError, match="at least one feature group"):
         builder.run()
+    builder.run_button.click()  # the button reports bad input in the form instead of raising
+    assert "Cannot run" in builder.status.value and "feature group" in builder.status.value
     with pytest.raises(InvalidInputError, match="do not match"):
         ModelBuilder(features.iloc[1:], clinical, id_column="case_id")
+
+
+def test_run_button_fills_the_results_area():
+    features, clinical = _tables()
+    builder = ModelBuilder(features, clinical, id_column="case_id").configure(cv=3, n_bootstrap=50)
+    builder.run_button.click()
+    assert "auc" in builder.metrics_table.value and "ci_low" in builder.metrics_table.value
+    assert all(bytes(image.value).startswith(b"\x89PNG") for image in builder.figures.children)
+    assert "AUC=" in builder.status.value and builder.result is not None
