@@ -160,3 +160,21 @@ async def test_a_foreign_file_in_place_of_the_link_is_a_conflict(api: Any, jp_ro
     assert (status, body["error"]) == (409, "conflict")
     assert "workspaces_link" in body["message"]
     assert (jp_root_dir / "eucaim-workspaces").read_text() == "mine"
+
+
+async def test_a_link_planted_in_the_workspace_is_not_opened(api: Any, lake: Any, tmp_path: Path) -> None:
+    from eucaim_lab import access
+
+    created = await _requested(api, "lung-b")
+    access.approve(created["request_id"], "hospital-b", node=lake)
+    _, made = await api("POST", "checkouts", body={"request_id": created["request_id"]})
+    co = made["checkouts"][0]
+    outside = tmp_path / "outside.txt"
+    outside.write_text("host file")
+    workspace = lake.workspaces / co["checkout_id"]
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / "lung-b.ipynb").symlink_to(outside)
+    status, body = await api("POST", f"checkouts/{co['checkout_id']}/notebook")
+    assert (status, body["error"]) == (409, "conflict")
+    assert "link" in body["message"]
+    assert outside.read_text() == "host file"

@@ -114,6 +114,14 @@ def create_sandboxed_notebook(
     workspace = Path(info["workspace"])
     workspace.mkdir(parents=True, exist_ok=True)
     path = workspace / (name or f"{co.dataset_id}.ipynb")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        # the sandboxed kernel writes in this folder: a link planted there must not lead the server
+        # (which follows links when it saves) to a file outside the workspace
+        raise ConflictError(
+            f"{path} is a link or not a regular file; it is not opened. Remove it from the workspace, or "
+            "give another notebook name.",
+            path=str(path),
+        )
     created = not path.exists()
     if not created and name is not None:
         raise ConflictError(f"A notebook {path.name!r} already exists in the workspace of {checkout_id}.",

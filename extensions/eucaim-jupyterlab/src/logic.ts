@@ -301,12 +301,15 @@ export function fieldLabel(name: string): string {
 
 // ----- errors ---------------------------------------------------------------------------------------------------
 
-/** What the user should do about an error of this status/kind. */
+const NO_ANSWER =
+  'The Jupyter server does not answer. Check that it is still running (restart it with `eucaim-lab lab`), then retry.';
+
+/** What the user should do about an error of this status/kind (status 0: no answer from the server). */
 export function errorHint(status: number, kind: string): string {
-  if (status === 0 || kind === 'network' || kind === 'timeout') {
-    return 'The Jupyter server does not answer. Check that it is still running (restart it with `eucaim-lab lab`), then retry.';
-  }
   switch (kind) {
+    case 'network':
+    case 'timeout':
+      return NO_ANSWER;
     case 'invalid_input':
       return 'Correct the value named in the message and try again.';
     case 'not_found':
@@ -324,6 +327,9 @@ export function errorHint(status: number, kind: string): string {
     case 'version_mismatch':
       return 'Reinstall the extension (`make lab` or `pip install -e extensions/eucaim-jupyterlab`) and restart JupyterLab.';
     default:
+      if (status === 0) {
+        return NO_ANSWER;
+      }
       return status >= 500
         ? 'The server hit an unexpected error: see the Jupyter server log, then retry.'
         : 'Retry; if it persists, see the Jupyter server log.';

@@ -174,6 +174,12 @@ describe('errors and versions', () => {
     expect(errorHint(0, 'timeout')).toMatch(/does not answer/);
     expect(errorHint(409, 'conflict')).toMatch(/My requests/);
     expect(errorHint(503, 'sandbox_unavailable')).toMatch(/bubblewrap/);
+    expect(errorHint(0, 'something')).toMatch(/does not answer/);
+  });
+
+  it('gives the advice of the error kind even when no HTTP status goes with it', () => {
+    expect(errorHint(0, 'version_mismatch')).toMatch(/Reinstall/);
+    expect(errorHint(0, 'missing_extension')).toMatch(/pip install eucaim_jupyterlab/);
   });
 
   it('detects a missing or mismatched server extension', () => {

@@ -191,6 +191,18 @@ test('search, filter, details, request, approve, check out, sandboxed notebook',
   });
   await shot(page, '08-approved');
 
+  // asking again for a dataset already approved: the panel says so and what to do
+  await page.getByTestId('eucaim-tab-catalogue').click();
+  await page.getByTestId('eucaim-add-to-basket').click();
+  await page.getByTestId('eucaim-purpose').fill('asking twice');
+  await page.getByTestId('eucaim-submit-request').click();
+  const conflict = page.getByTestId('eucaim-error');
+  await expect(conflict).toContainText('already has access');
+  await expect(conflict).toContainText('My requests');
+  await shot(page, '08b-already-approved');
+  await conflict.getByRole('button', { name: 'Dismiss' }).click();
+  await page.getByTestId('eucaim-tab-requests').click();
+
   // check out, then open the sandboxed notebook
   await page.getByTestId('eucaim-checkout').click();
   const checkout = panel.locator('.jp-eucaim-checkout').first();
@@ -220,6 +232,22 @@ test('a server that went away: the panel says so and does not hang', async ({ pa
   await page.unroute('**/eucaim/**');
   await page.getByTestId('eucaim-search').fill('liver cancer');
   await expect(error).toHaveCount(0, { timeout: 20000 });
+});
+
+test.describe('server extension of another version', () => {
+  test.use({ autoGoto: false });
+
+  test('the panel says which versions differ and how to fix it', async ({ page }) => {
+    await page.route(/\/eucaim\/version/, route =>
+      route.fulfill({ json: { version: '9.9.9', eucaim_lab: '9.9.9', user: 'researcher' } })
+    );
+    await page.goto();
+    await openPanel(page);
+    const problem = page.getByTestId('eucaim-server-problem');
+    await expect(problem).toContainText('version 9.9.9');
+    await expect(problem).toContainText('Reinstall the extension');
+    await shot(page, '12-version-mismatch');
+  });
 });
 
 void galata;
