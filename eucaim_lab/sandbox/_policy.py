@@ -17,7 +17,7 @@ Known limits of this policy (keep them in mind when extending it):
 - The kernel owns its socket folder; it could replace a socket with a symlink that the host then connects to
   (the host speaks only ZMTP there, signed with the session key).
 - Files the kernel writes to the workspace may be symlinks; host tools must not follow them blindly.
-- There is no seccomp filter: the kernel's system-call surface is that of an unprivileged user namespace.
+- The seccomp filter is a deny-list (x86_64 and aarch64 only), not an allow-list.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ selects it with ``metadata.kernel_provisioner.provisioner_name`` and configures 
   the Jupyter runtime directory (with the server's token) is never bound.
 - Fail closed: bubblewrap and user namespaces are checked before every launch; if anything is missing the
   launch raises :class:`SandboxUnavailableError`, never falls back to an unsandboxed kernel.
+- A seccomp deny-list (see :mod:`eucaim_lab.sandbox._seccomp`) on top of the namespaces.
 - Limits: cgroups where this process may create them, plus rlimits that the kernel sets on itself before it
   takes any request (they cannot be raised again: the sandbox has no capabilities).
 - Audit: ``kernel.start`` (before launch; if it cannot be recorded, the kernel does not start),
@@ -185,6 +186,9 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
             process_limit = "none"
             log.warning("Running as root without a writable pids cgroup: the sandbox's process limit "
                         "(%d) cannot be enforced", limits.processes)
+        program = seccomp_program()
+        if program is None:
+            log.warning("No seccomp filter for this machine type; the sandbox relies on namespaces only")
         # recorded before the launch: a kernel whose start cannot be audited does not start
         self._record(
             "kernel.start",
@@ -196,6 +200,7 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
                 "limits": limits.to_dict(),
                 "cgroup_controllers": self._cgroups.controllers,
                 "process_limit_enforced_by": process_limit,
+                "seccomp": program is not None,
                 "bwrap": bwrap,
                 "launch": self._launches,
                 "kernel_argv": cmd,
@@ -203,13 +208,10 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         )
         # the options go through a pipe (--args), so /proc/1/cmdline in the sandbox does not list host paths
         pass_fds = [self._audit_write_fd]
-        program = seccomp_program()
         if program is not None:
             self._seccomp_fd = _data_pipe(program)
             pass_fds.append(self._seccomp_fd)
             args += ["--seccomp", str(self._seccomp_fd)]
-        else:
-            log.warning("No seccomp filter for this machine type; the sandbox relies on namespaces only")
         self._args_fd = _data_pipe(b"".join(a.encode() + b"\0" for a in args))
         pass_fds.append(self._args_fd)
         kwargs["cmd"] = [bwrap, "--args", str(self._args_fd), "--", *cmd]
