@@ -16,8 +16,6 @@ pytest.importorskip("eucaim_jupyterlab", reason="the extension is installed by `
 
 from pytest_jupyter.jupyter_server import *  # noqa: E402,F401,F403
 
-pytestmark = pytest.mark.usefixtures("node_home")
-
 
 @pytest.fixture()
 def jp_server_config(node_home: Path) -> dict[str, Any]:
