@@ -20,6 +20,7 @@ selects it with ``metadata.kernel_provisioner.provisioner_name`` and configures 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -251,8 +252,8 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
         self._close_audit_fds()
-        for reader in self._readers:
-            reader.join(timeout=5)
+        for reader in self._readers:  # the last execute entries land before the stop entry
+            await asyncio.to_thread(reader.join, 5)
         self._readers = [r for r in self._readers if r.is_alive()]
         if self._cgroups is not None:
             self._cgroups.remove()
