@@ -23,6 +23,8 @@ import {
   needsPolling,
   nextPageOffset,
   selectionSize,
+  statusChanges,
+  statusView,
   toggleFacet,
   versionProblem
 } from './logic';
@@ -210,9 +212,20 @@ function App(props: {
     [rows.length, total, search, settings.pageSize, fail]
   );
 
+  const lastRequests = React.useRef<IAccessRequest[] | null>(null);
   const refreshRequests = React.useCallback(async () => {
     try {
-      setRequests(await api.fetchRequests());
+      const fresh = await api.fetchRequests();
+      if (lastRequests.current) {
+        const changes = [...statusChanges(lastRequests.current, fresh)].map(
+          ([key, [, now]]) => `${key.split('/')[1]}: ${statusView(now).label}`
+        );
+        if (changes.length) {
+          setNotice(`Status changed – ${changes.join('; ')}.`);
+        }
+      }
+      lastRequests.current = fresh;
+      setRequests(fresh);
     } catch (error) {
       fail(error);
     }

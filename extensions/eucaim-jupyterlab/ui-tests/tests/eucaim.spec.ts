@@ -192,6 +192,7 @@ test('search, filter, details, request, approve, check out, sandboxed notebook',
   await expect(request.locator(`li[data-dataset="${FLOW_DATASET}"] .jp-eucaim-badge`)).toHaveText('Approved', {
     timeout: 15000
   });
+  await expect(page.getByTestId('eucaim-notice')).toContainText(`${FLOW_DATASET}: Approved`);
   await shot(page, '08-approved');
 
   // asking again for a dataset already approved: the panel says so and what to do
