@@ -130,8 +130,9 @@ def real_cluster_run(batch: Path, cache: Path, nworkers: int) -> tuple[float, fl
     try:
         t_start = time.perf_counter()
         time.sleep(0.5)
+        # --preload imports pyradiomics & co. when each worker starts, as a deployment would (see extract's docs)
         procs.append(subprocess.Popen([dask, "worker", addr, "--nworkers", str(nworkers), "--nthreads", "1",
-                                       "--no-dashboard"], env=env, stdout=subprocess.DEVNULL,
+                                       "--no-dashboard", "--preload", "eucaim_lab.radiomics._worker"], env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
         with Client(addr, timeout=60) as client:
             client.wait_for_workers(nworkers, timeout=120)

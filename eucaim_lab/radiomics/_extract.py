@@ -193,7 +193,9 @@ def extract(
     ``cache``: ``True`` for ``<node>/cache/radiomics``, a folder, or ``False``. ``progress``: ``True`` draws a bar
     (notebook or stderr), or a callable receiving :class:`ProgressEvent`. ``retries``: how many worker deaths a task
     may cause before it is marked failed (own LocalCluster only; another cluster uses its scheduler's
-    ``distributed.scheduler.allowed-failures``).
+    ``distributed.scheduler.allowed-failures``). Workers of another cluster need eucaim-lab and pyradiomics
+    installed and read the input paths themselves (shared file system); start them with
+    ``dask worker ADDR --nthreads 1 --preload eucaim_lab.radiomics._worker`` so the libraries load at start-up.
 
     Columns: ``case_id, patient_id, modality, roi, status ('ok'|'error'), error, qc_flags, duration_s,
     engine_versions, settings_digest, input_digest`` then the features named as pyradiomics names them.
