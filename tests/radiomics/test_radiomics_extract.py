@@ -273,3 +273,31 @@ def test_dicom_rtstruct_folder_and_checkout_id(cluster, node_home, tmp_path):
     shutil.copy(root / "breast1_label.nrrd", checkout / "breast1_label.nrrd")
     by_id = extract("co-1", "default", cluster, cache=False, progress=False)
     assert len(by_id) == 1 and by_id["status"].iloc[0] == "ok"
+
+
+def test_process_killed_mid_run_resumes_with_what_it_finished(cluster, tmp_path):
+    """The whole process dies after its first finished case; the next run computes only the others."""
+    import subprocess
+
+    root = shared_data("pyradiomics")
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import os, sys\n"
+        "from eucaim_lab.imaging import Case, ImageRef, MaskRef\n"
+        "from eucaim_lab.radiomics import extract\n"
+        "def stop(event):\n"
+        "    if event.source == 'computed':\n"
+        "        os._exit(3)\n"
+        "if __name__ == '__main__':\n"
+        f"    root = {str(root)!r}\n"
+        "    cases = [Case(n, n, 'MR', 'tumour', ImageRef('file', (f'{root}/{n}_image.nrrd',)),\n"
+        "                  MaskRef('file', f'{root}/{n}_label.nrrd')) for n in ('brain1', 'brain2', 'breast1')]\n"
+        f"    extract(cases, 'default', None, workers=1, cache={str(tmp_path / 'c')!r}, progress=stop)\n"
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr.decode()[-2000:]
+    events = []
+    resumed = extract([_case("brain1"), _case("brain2"), _case("breast1")], "default", cluster,
+                      cache=tmp_path / "c", progress=events.append)
+    assert (resumed.attrs["from_cache"], resumed.attrs["computed"]) == (1, 2)
+    assert (resumed["status"] == "ok").all()
