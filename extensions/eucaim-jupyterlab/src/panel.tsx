@@ -81,7 +81,7 @@ function App(props: {
   const [rows, setRows] = React.useState<api.IDatasetSummary[]>([]);
   const [total, setTotal] = React.useState(0);
   const [counts, setCounts] = React.useState<FacetCounts>({});
-  const [searching, setSearching] = React.useState(false);
+  const [searching, setSearching] = React.useState(true);
   const [details, setDetails] = React.useState<IDatasetRecord | null>(null);
   const [basket, setBasket] = React.useState<string[]>([]);
   const [purpose, setPurpose] = React.useState('');
@@ -393,6 +393,13 @@ function App(props: {
             </button>
           )}
         </div>
+        {!searching && total === 0 && (
+          <div className="jp-eucaim-muted" data-testid="eucaim-empty">
+            {search.text.trim() || selected
+              ? 'No dataset matches: remove a filter or shorten the search text.'
+              : 'The catalogue of this node is empty: add the demo datasets with `eucaim-lab demo`, or ingest your own with `eucaim-lab ingest`.'}
+          </div>
+        )}
         <FacetFilters
           counts={counts}
           selection={search.facets}
