@@ -127,3 +127,25 @@ async def test_path_like_ids_are_refused(jp_fetch: Any, api: Any, three: None) -
     status, body = await api("GET", "catalogue/a..b")
     assert status == 400
     assert body["error"] == "invalid_input" and "'..'" in body["message"]
+
+
+@pytest.fixture()
+def newer_node(node_home: Path) -> Path:
+    """A node written by a future eucaim-lab (schema version 999), made before the server starts."""
+    import sqlite3
+
+    node_home.mkdir(parents=True)
+    with sqlite3.connect(node_home / "node.sqlite") as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('schema_version', '999')")
+    return node_home
+
+
+async def test_other_core_errors_are_500_with_their_kind_and_message(newer_node: Path, api: Any) -> None:
+    status, body = await api("GET", "catalogue")
+    assert status == 500
+    assert body["error"] == "node_version"
+    assert "newer eucaim-lab" in body["message"]
+    # the server stays up and answers what does not need the node
+    status, body = await api("GET", "version")
+    assert status == 200
