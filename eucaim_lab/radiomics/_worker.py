@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ THREAD_ENV = {
 }
 
 _EXTRACTORS: dict[str, Any] = {}
+_EXECUTE_LOCK = threading.Lock()
 
 
 def engine_versions() -> str:
@@ -94,7 +96,9 @@ def compute_features(image: Any, mask: Any, label: int, settings: Settings) -> t
 
     if settings.ibsi is not None:
         image, mask, label = ibsi_preprocess(image, mask, label, settings.ibsi)
-    with bin_edges_from(settings.ibsi.bin_lower_bound if settings.ibsi else None):
+    # the IBSI bin edges swap a pyradiomics module function: one extraction at a time per process, so that a
+    # worker with several threads never mixes profiles (our own clusters run one thread per worker anyway)
+    with _EXECUTE_LOCK, bin_edges_from(settings.ibsi.bin_lower_bound if settings.ibsi else None):
         try:
             result = _extractor(settings).execute(image, mask, label=label)
         except ValueError as exc:
