@@ -36,7 +36,7 @@ _VERSION_RE = re.compile(r"^\d+(\.\d+){0,2}([-+][0-9A-Za-z.-]+)?$")
 
 def validate_identifier(value: str, what: str = "dataset id") -> str:
     """Ids name folders on disk: letters, digits, '.', '_' and '-', starting alphanumeric; never '..' or '/'."""
-    if not isinstance(value, str) or not _ID_RE.match(value) or ".." in value:
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value) or ".." in value:
         raise InvalidInputError(
             f"The {what} must be 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter "
             f"or digit, without '..'. Got {value!r}.",
@@ -139,14 +139,14 @@ class DatasetRecord(_Frozen):
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not _VERSION_RE.match(value):
+        if not _VERSION_RE.fullmatch(value):
             raise ValueError(f"version must be SemVer or CalVer like '1.0.0' or '2024.05'. Got {value!r}.")
         return value
 
     @field_validator("data_holder")
     @classmethod
     def _holder(cls, value: str) -> str:
-        return validate_identifier(value, "data holder") if _ID_RE.match(value) else _bad_holder(value)
+        return validate_identifier(value, "data holder") if _ID_RE.fullmatch(value) else _bad_holder(value)
 
     @field_validator("title", "description", "license", "provider", "contact_point")
     @classmethod

@@ -5,21 +5,10 @@
 tumour heterogeneity and shape) and ``truth.json`` (the generating coefficients and per-patient latent values).
 """
 
-from ._analysis import analyse_checkout, clinical_table, model_table
-from ._generate import CLINICAL_COLUMNS, generate_all, generate_cohort, load_truth
-from ._phantom import (
-    GRID_SHAPE,
-    OUTCOME_MODEL,
-    SPACING_MM,
-    Label,
-    OutcomeModel,
-    PatientLatents,
-    Phantom,
-    draw_patients,
-    make_phantom,
-)
-from ._seed import seed_node
-from ._spec import DEFAULT_SITES, DEMO_DATASETS, CohortInfo, DatasetSpec, Site
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "CLINICAL_COLUMNS",
@@ -45,3 +34,39 @@ __all__ = [
     "model_table",
     "seed_node",
 ]
+
+# submodules load on first use, so that the command line (which imports demo._cli) starts fast
+_WHERE = {
+    'CLINICAL_COLUMNS': '_generate',
+    'CohortInfo': '_spec',
+    'DEFAULT_SITES': '_spec',
+    'DEMO_DATASETS': '_spec',
+    'DatasetSpec': '_spec',
+    'GRID_SHAPE': '_phantom',
+    'Label': '_phantom',
+    'OUTCOME_MODEL': '_phantom',
+    'OutcomeModel': '_phantom',
+    'PatientLatents': '_phantom',
+    'Phantom': '_phantom',
+    'SPACING_MM': '_phantom',
+    'Site': '_spec',
+    'analyse_checkout': '_analysis',
+    'clinical_table': '_analysis',
+    'draw_patients': '_phantom',
+    'generate_all': '_generate',
+    'generate_cohort': '_generate',
+    'load_truth': '_generate',
+    'make_phantom': '_phantom',
+    'model_table': '_analysis',
+    'seed_node': '_seed',
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -81,3 +81,9 @@ def test_identifier_never_allows_path_tricks(text):
     except InvalidInputError:
         return
     assert "/" not in value and "\\" not in value and ".." not in value and not value.startswith(".")
+
+
+@pytest.mark.parametrize("bad", ["lung-a\n", "a/b", "..", ".hidden", "", "x" * 129, "a b"])
+def test_identifier_refuses_trailing_newline_and_path_parts(bad):
+    with pytest.raises(InvalidInputError):
+        validate_identifier(bad)
