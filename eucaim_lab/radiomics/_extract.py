@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -274,7 +275,12 @@ def extract(
                     counts["computed"] += 1
                     cacheable = rec.pop("cacheable", True)
                     if store is not None and cacheable:
-                        store.put(keys[rec["case_id"]], rec)
+                        key = keys[rec["case_id"]]
+                        if rec["engine_versions"] != versions:  # key by what really computed it
+                            _warn_versions(rec["engine_versions"], versions)
+                            key = cache_key(digests[rec["case_id"]] or "", rec["label"], settings.digest,
+                                            rec["engine_versions"])
+                        store.put(key, rec)
                     finish(rec, "computed")
                 fut.release()
 
@@ -286,6 +292,19 @@ def extract(
         skipped=[{"path": str(x.path), "reason": str(x.reason)} for x in getattr(case_list, "skipped", [])],
     )
     return df
+
+
+_WARNED_VERSIONS: set[str] = set()
+
+
+def _warn_versions(worker: str, here: str) -> None:
+    if worker not in _WARNED_VERSIONS:
+        _WARNED_VERSIONS.add(worker)
+        warnings.warn(
+            f"Dask workers run {worker}, this process {here}. Results are cached under the workers' versions, so "
+            "a re-run from this process computes them again; install the same versions on both sides.",
+            stacklevel=3,
+        )
 
 
 def _identity(case: Case) -> dict[str, Any]:
