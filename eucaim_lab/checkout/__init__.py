@@ -6,9 +6,9 @@
 True
 """
 
-from ._checkout import Checkout, checkout, get, list_checkouts, open, require_allowed
+from ._checkout import Checkout, checkout, get, guard_folder, list_checkouts, open, require_allowed
 from ._manifest import Manifest, dataset_digest, sha3_file
-from ._verify import VerifyReport, verify
+from ._verify import VerifyReport, verify, verify_folder
 
 __all__ = [
     "Checkout",
@@ -17,9 +17,11 @@ __all__ = [
     "checkout",
     "dataset_digest",
     "get",
+    "guard_folder",
     "list_checkouts",
     "open",
     "require_allowed",
     "sha3_file",
     "verify",
+    "verify_folder",
 ]

@@ -168,6 +168,36 @@ def require_allowed(co: Checkout) -> None:
     )
 
 
+def _from_manifest(man: Manifest, path: Path, workspace: Path) -> Checkout:
+    """A Checkout described by its own manifest (where the node's database is not at hand)."""
+    return Checkout(
+        checkout_id=man.checkout_id, path=path, workspace=workspace, dataset_id=man.dataset_id,
+        version=man.version, request_id=man.request_id, permit_id=man.permit_id, user=man.user,
+        access_condition=man.access_condition, created=man.created, files_count=len(man.files),
+        dataset_digest=man.dataset_digest,
+    )
+
+
+def guard_folder(path: str | os.PathLike[str]) -> Checkout | None:
+    """Apply the access condition to a path that may lie inside a checkout; returns that checkout, if any.
+
+    Code that opens files by path (case discovery, radiomics) calls this, so IN_SITU_PROCESSING data is refused
+    outside its sandboxed kernel whatever API reaches it.
+    """
+    here = Path(path).resolve()
+    for folder in (here, *here.parents) if here.is_dir() else here.parents:
+        manifest = folder / MANIFEST_NAME
+        if manifest.is_file():
+            try:
+                man = Manifest.read(manifest)
+            except IntegrityError:
+                continue  # a manifest.json of something else, not a checkout
+            co = _from_manifest(man, folder, folder)
+            require_allowed(co)
+            return co
+    return None
+
+
 def open(checkout_id: str | None = None, *, node: NodeLike = None) -> Checkout:
     """The checkout, ready to read: checks the access condition first.
 
@@ -178,13 +208,7 @@ def open(checkout_id: str | None = None, *, node: NodeLike = None) -> Checkout:
     if mounted and os.environ.get(SANDBOX_ENV) == "1":
         man = Manifest.read(Path(mounted) / MANIFEST_NAME)
         if checkout_id is None or checkout_id == man.checkout_id:
-            co = Checkout(
-                checkout_id=man.checkout_id, path=Path(mounted),
-                workspace=Path(os.environ.get(WORKSPACE_ENV, mounted)), dataset_id=man.dataset_id,
-                version=man.version, request_id=man.request_id, permit_id=man.permit_id, user=man.user,
-                access_condition=man.access_condition, created=man.created, files_count=len(man.files),
-                dataset_digest=man.dataset_digest,
-            )
+            co = _from_manifest(man, Path(mounted), Path(os.environ.get(WORKSPACE_ENV, mounted)))
             require_allowed(co)
             return co
     if checkout_id is None:

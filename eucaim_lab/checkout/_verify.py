@@ -22,7 +22,7 @@ from ._manifest import MANIFEST_NAME, Manifest, check_relpath, dataset_digest, s
 if TYPE_CHECKING:  # pragma: no cover
     from ._checkout import Checkout
 
-__all__ = ["DatalakeReport", "VerifyReport", "check_datalake", "require_intact", "verify"]
+__all__ = ["DatalakeReport", "VerifyReport", "check_datalake", "require_intact", "verify", "verify_folder"]
 
 _StatKey = tuple[int, int, int, int]
 
@@ -208,22 +208,10 @@ def _walk(root: Path) -> tuple[set[str], set[str]]:
     return regular, other
 
 
-def verify(checkout_id: str, *, node: Node | str | os.PathLike[str] | None = None) -> VerifyReport:
-    """Re-hash every file of a checkout; report changed, missing and extra files (and audit the result).
-
-    The reference is the manifest recorded in the node when the checkout was made; a ``manifest.json`` that
-    differs from it is reported as changed.
-    """
-    from ..access._audit import AuditTrail
-    from ._checkout import get
-
-    co: Checkout = get(checkout_id, node=node)
-    n = node if isinstance(node, Node) else Node(node)
-    start = time.perf_counter()
-    row = n.db.execute("SELECT manifest, manifest_sha3 FROM checkouts WHERE checkout_id = ?",
-                       (co.checkout_id,)).fetchone()
-    manifest = Manifest(**json.loads(row["manifest"]))
-    root = co.path
+def _compare(
+    checkout_id: str, root: Path, manifest: Manifest, manifest_sha3: str | None, start: float
+) -> VerifyReport:
+    """Re-hash ``root`` against ``manifest``; ``manifest_sha3`` (when known) checks manifest.json itself."""
     changed: list[str] = []
     missing: list[str] = []
     regular: set[str] = set()
@@ -235,7 +223,7 @@ def verify(checkout_id: str, *, node: Node | str | os.PathLike[str] | None = Non
     regular.discard(MANIFEST_NAME)
     if not present_manifest:
         missing.append(MANIFEST_NAME)
-    elif sha3_file(root / MANIFEST_NAME) != row["manifest_sha3"]:
+    elif manifest_sha3 is not None and sha3_file(root / MANIFEST_NAME) != manifest_sha3:
         changed.append(MANIFEST_NAME)
     to_check = sorted(expected & regular)
     changed += sorted(expected & other)  # a listed file replaced by a symlink or other non-file
@@ -253,11 +241,41 @@ def verify(checkout_id: str, *, node: Node | str | os.PathLike[str] | None = Non
             nbytes += os.lstat(root / relpath).st_size
         except FileNotFoundError:
             pass
-    report = VerifyReport(
-        checkout_id=co.checkout_id, path=root, changed=tuple(sorted(changed)), missing=tuple(sorted(missing)),
+    return VerifyReport(
+        checkout_id=checkout_id, path=root, changed=tuple(sorted(changed)), missing=tuple(sorted(missing)),
         extra=tuple(extra), files_checked=len(to_check), bytes_checked=nbytes,
         seconds=time.perf_counter() - start,
     )
+
+
+def verify_folder(path: str | os.PathLike[str]) -> VerifyReport:
+    """Re-hash a checkout folder against its own ``manifest.json``, without the node (e.g. inside the sandbox).
+
+    Weaker than :func:`verify`: a manifest rewritten together with the files it lists goes unnoticed here; the
+    node's copy of the manifest catches that.
+    """
+    root = Path(path)
+    start = time.perf_counter()
+    manifest = Manifest.read(root / MANIFEST_NAME)
+    return _compare(manifest.checkout_id, root, manifest, None, start)
+
+
+def verify(checkout_id: str, *, node: Node | str | os.PathLike[str] | None = None) -> VerifyReport:
+    """Re-hash every file of a checkout; report changed, missing and extra files (and audit the result).
+
+    The reference is the manifest recorded in the node when the checkout was made; a ``manifest.json`` that
+    differs from it is reported as changed.
+    """
+    from ..access._audit import AuditTrail
+    from ._checkout import get
+
+    co: Checkout = get(checkout_id, node=node)
+    n = node if isinstance(node, Node) else Node(node)
+    start = time.perf_counter()
+    row = n.db.execute("SELECT manifest, manifest_sha3 FROM checkouts WHERE checkout_id = ?",
+                       (co.checkout_id,)).fetchone()
+    manifest = Manifest(**json.loads(row["manifest"]))
+    report = _compare(co.checkout_id, co.path, manifest, row["manifest_sha3"], start)
     AuditTrail(n).append("checkout.verify", dataset_ids=[co.dataset_id], details={
         "checkout_id": co.checkout_id, "ok": report.ok, "changed": list(report.changed)[:100],
         "missing": list(report.missing)[:100], "extra": list(report.extra)[:100],

@@ -105,8 +105,12 @@ class Case:
 
         DICOM: RescaleSlope/Intercept applied, int16/int32 when the result is integral, float32 otherwise; slice
         findings (missing or uneven slices) are kept in the image's metadata for :func:`quality_checks`.
-        Files (NIfTI, NRRD, ...): the pixel type as stored.
+        Files (NIfTI, NRRD, ...): the pixel type as stored. Images inside a checkout obey its access condition.
         """
+        from eucaim_lab.checkout import guard_folder
+
+        if self.image.paths:
+            guard_folder(self.image.paths[0])
         if self.image.kind == "dicom":
             from eucaim_lab.imaging._dicom import read_series
 

@@ -79,9 +79,12 @@ def discover_cases(path_or_csv: str | os.PathLike[str]) -> DiscoveredCases:
     whose ``skipped`` attribute lists the files that were not usable (corrupt DICOM, a SEG whose series is absent,
     a mask without image, ...) with the reason. Raises NotFoundError when the path does not exist.
     """
+    from eucaim_lab.checkout import guard_folder
+
     path = Path(path_or_csv)
     if not path.exists():
         raise NotFoundError(f"No folder or batch CSV at {path}.")
+    guard_folder(path)  # IN_SITU_PROCESSING checkouts open only in their sandboxed kernel
     if path.is_file():
         if path.suffix.lower() != ".csv":
             raise InvalidInputError(
