@@ -11,6 +11,7 @@ import copy
 import io
 import os
 import re
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,7 +202,9 @@ def reproduce(
     name = kernel_name or stored.metadata.get("kernelspec", {}).get("name") or "python3"
     client = NotebookClient(fresh, kernel_name=name, timeout=timeout, allow_errors=True,
                             resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
+    # the kernel process's own stdout/stderr (start-up notes) must not mix with the report; cell outputs come
+    # over the kernel protocol and a dying kernel is reported by nbclient
+    client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if output is not None:
         nbformat.write(fresh, output)
     return compare_notebooks(stored, fresh, rtol=rtol, atol=atol, name=str(path))
