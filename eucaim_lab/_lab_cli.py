@@ -38,6 +38,10 @@ def lab_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
         cmd.append(f"--port={args.port}")
     if args.no_browser:
         cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # containers and teaching VMs often run as root; JupyterLab refuses that unless told
+        print("warning: running JupyterLab as root (--allow-root); prefer an ordinary account", file=sys.stderr)
+        cmd.append("--allow-root")
     extra = list(args.jupyter_args)
     if extra and extra[0] == "--":
         extra = extra[1:]
