@@ -149,3 +149,14 @@ async def test_other_core_errors_are_500_with_their_kind_and_message(newer_node:
     # the server stays up and answers what does not need the node
     status, body = await api("GET", "version")
     assert status == 200
+
+
+async def test_token_in_the_url_authenticates_and_is_not_a_filter(jp_fetch: Any, jp_server_config: Any,
+                                                                   three: None) -> None:
+    # API users often pass Jupyter's token as ?token=...; it must not be read as a search filter
+    from jupyter_server.serverapp import ServerApp
+
+    token = ServerApp.instance().identity_provider.token
+    response = await jp_fetch("eucaim", "catalogue", params={"token": token, "modality": "MR"}, headers={})
+    body = json.loads(response.body)
+    assert [r["identifier"] for r in body["results"]] == ["prostate-mr"]

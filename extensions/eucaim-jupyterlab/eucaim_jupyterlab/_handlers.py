@@ -110,10 +110,18 @@ class VersionHandler(EucaimHandler):
         self.reply(await self.run(self.eucaim.version))
 
 
+#: query arguments that belong to Jupyter's authentication, not to the search
+_AUTH_ARGUMENTS = frozenset({"token", "_xsrf"})
+
+
 class CatalogueSearchHandler(EucaimHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        args = {k: [v.decode("utf-8", "replace") for v in vs] for k, vs in self.request.arguments.items()}
+        args = {
+            k: [v.decode("utf-8", "replace") for v in vs]
+            for k, vs in self.request.query_arguments.items()
+            if k not in _AUTH_ARGUMENTS
+        }
         self.reply(await self.run(self.eucaim.search, args))
 
 
