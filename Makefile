@@ -57,13 +57,13 @@ test-python: venv system
 test-extension: venv system extension
 	$(MAKE) -C $(EXT) test PY=$(abspath $(PY))
 
-# regenerate the pinned environment from a fresh resolve of pyproject.toml's dependencies
+# regenerate the pinned environment from environments/dev.in (kernel.in + development tools)
 lock:
 	rm -rf /tmp/eucaim-lock-venv && $(PYTHON) -m venv /tmp/eucaim-lock-venv
 	/tmp/eucaim-lock-venv/bin/pip install -q numpy setuptools wheel
 	/tmp/eucaim-lock-venv/bin/pip install -q --no-build-isolation pyradiomics==3.0.1
-	/tmp/eucaim-lock-venv/bin/pip install -q -e ".[lab,test]"
-	{ echo "# Pinned kernel + development environment for eucaim-lab. Regenerate with: make lock"; \
+	/tmp/eucaim-lock-venv/bin/pip install -q -r environments/dev.in
+	{ echo "# Pinned kernel + development environment for eucaim-lab (from environments/dev.in). Regenerate with: make lock"; \
 	  /tmp/eucaim-lock-venv/bin/pip freeze --all | grep -viE '^(pyradiomics|eucaim|-e |pip==)'; } > $(LOCK)
 
 clean:
