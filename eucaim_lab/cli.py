@@ -13,7 +13,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from ._errors import EucaimLabError
 
@@ -34,7 +34,7 @@ COMMAND_MODULES = (
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like every other failure
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, like every other failure
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 

@@ -86,7 +86,7 @@ def read_clinical(path: str | os.PathLike[str]) -> tuple[str, list[dict[str, Any
     if df[column].duplicated().any():
         dup = df[column][df[column].duplicated()].iloc[0]
         raise InvalidInputError(f"Clinical table {str(p)!r} lists subject {dup!r} more than once in '{column}'.")
-    rows = [{k: _typed(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+    rows = [{str(k): _typed(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
     return column, rows
 
 
@@ -315,10 +315,10 @@ def _record(
         if inst.patient_age is not None and "age" not in subj:
             subj["age"] = inst.patient_age
     subjects_by_safe = {_safe(pid, "unknown-subject"): pid for pid in per_subject}
-    clinical_by_subject: dict[str, Mapping[str, Any]] = {}
-    for row in clinical_rows:
-        sid = str(row[subject_column])
-        clinical_by_subject[sid] = row
+    # read_clinical gives the rows and their subject column together: no column, no rows
+    clinical_by_subject: dict[str, Mapping[str, Any]] = (
+        {str(row[subject_column]): row for row in clinical_rows} if subject_column is not None else {}
+    )
     matched = [sid for sid in clinical_by_subject if sid in per_subject or sid in subjects_by_safe]
     unmatched = sorted(set(clinical_by_subject) - set(matched))
     sex_counts: Counter[Sex] = Counter()
@@ -345,7 +345,7 @@ def _record(
             return dt.datetime.strptime(text, "%Y%m%d").date()
         except ValueError:
             return None
-    methods = {getattr(s, "algorithm_type", None) for s in segs} - {None}
+    methods = {m for s in segs if (m := getattr(s, "algorithm_type", None)) is not None}
     method_map = {"MANUAL": AnnotationMethod.MANUAL, "SEMIAUTOMATIC": AnnotationMethod.SEMI_AUTOMATIC,
                   "AUTOMATIC": AnnotationMethod.AUTOMATIC}
     method = method_map.get(next(iter(methods))) if len(methods) == 1 else None

@@ -44,7 +44,8 @@ def _demo(args: argparse.Namespace) -> int:
     if args.if_empty and not summaries:
         print(f"The node at {cat.node.home} already holds {len(cat)} dataset(s); nothing seeded.")
     print(f"Local node {cat.node.home}: {len(cat)} dataset(s)")
-    for row in cat.search().itertuples():
-        print(f"  {row.identifier:<24} {row.subjects_count:>4} subjects  {','.join(row.modalities):<8} "
-              f"{row.access_condition:<20} {row.title}")
+    for row in cat.search().to_dict(orient="records"):
+        modalities = ",".join(row["modalities"])
+        print(f"  {row['identifier']:<24} {row['subjects_count']:>4} subjects  {modalities:<8} "
+              f"{row['access_condition']:<20} {row['title']}")
     return 0

@@ -198,6 +198,7 @@ def write_seg(
     """Write the tumour mask as a BINARY DICOM SEG with one segment 'Tumour' (MANUAL) referencing ``ct``."""
     import highdicom as hd
     from pydicom.sr.codedict import codes
+    from pydicom.valuerep import DA, TM
 
     description = hd.seg.SegmentDescription(
         segment_number=1,
@@ -230,8 +231,8 @@ def write_seg(
     )
     # highdicom stamps the wall clock (creation, contributing equipment) and a random dimension-organisation
     # UID: fix them all so the same seed gives the same bytes
-    seg.InstanceCreationDate = _date(patient)
-    seg.InstanceCreationTime = patient.study_time
+    seg.InstanceCreationDate = DA(_date(patient))
+    seg.InstanceCreationTime = TM(patient.study_time)
     for item in getattr(seg, "ContributingEquipmentSequence", []):
         if "ContributionDateTime" in item:
             item.ContributionDateTime = _date(patient) + patient.study_time

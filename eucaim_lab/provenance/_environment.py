@@ -45,9 +45,9 @@ def lock_digest(path: str | os.PathLike[str]) -> str:
 def installed_versions() -> dict[str, str]:
     out = {}
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
-        if name:
-            out[_normalise(name)] = dist.version
+        # PackageMetadata has no .get() before Python 3.12; a broken install can lack the Name field
+        if "Name" in dist.metadata and dist.metadata["Name"]:
+            out[_normalise(dist.metadata["Name"])] = dist.version
     return out
 
 

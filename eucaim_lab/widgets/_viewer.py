@@ -133,7 +133,7 @@ class SliceViewer:
         scale = self.size / max(h_mm, w_mm)
         out_size = (max(1, round(w_mm * scale)), max(1, round(h_mm * scale)))
         buf = io.BytesIO()
-        Image.fromarray(rgb).resize(out_size, Image.NEAREST).save(buf, format="PNG")
+        Image.fromarray(rgb).resize(out_size, Image.Resampling.NEAREST).save(buf, format="PNG")
         return buf.getvalue()
 
     # ----- the widget -------------------------------------------------------------------------------------
