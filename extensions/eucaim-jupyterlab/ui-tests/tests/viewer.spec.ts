@@ -8,7 +8,7 @@
  * The pixels are decoded from the screenshot PNG itself (in the page, through a canvas: no PNG library needed).
  * Screenshots: ui-tests/artifacts/viewer-sandbox*.png.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -45,7 +45,7 @@ const GENERATE = [
 
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 
-type Page = Parameters<Parameters<typeof test>[1]>[0]['page'];
+type Page = IJupyterLabPageFixture;
 
 function cli(args: string[]): string {
   return execFileSync(CLI, args, { env: process.env, stdio: 'pipe', encoding: 'utf-8' });
@@ -167,6 +167,13 @@ async function waitForNewImage(page: Page, before: string): Promise<void> {
 test('offline viewer in a sandboxed kernel shows the CT slice with its mask', async ({ page }) => {
   test.setTimeout(180000);
   const started = Date.now();
+  // the widget manager (jupyterlab_widgets) says in the console when it cannot build a view or a model
+  const widgetErrors: string[] = [];
+  page.on('console', msg => {
+    if (msg.type() === 'error' && /widget|model|comm/i.test(msg.text())) {
+      widgetErrors.push(msg.text());
+    }
+  });
   const checkoutId = checkoutDemoPatient();
 
   // the server extension installs the sandboxed kernelspec (in the server's Jupyter data dir) and writes the
@@ -212,6 +219,7 @@ test('offline viewer in a sandboxed kernel shows the CT slice with its mask', as
     'Traceback'
   );
   const renderedMs = Date.now() - ranAt;
+  expect(widgetErrors).toEqual([]);
 
   // axial slice through the tumour: red overlay and grey CT, a square 384 px image
   const axial = await shootViewer(page, 'viewer-sandbox');
@@ -261,6 +269,7 @@ test('offline viewer in a sandboxed kernel shows the CT slice with its mask', as
   console.log(JSON.stringify({ plane: 'coronal', slice: 0, ...edge }));
   expect(edge.digest).not.toBe(coronal.digest);
   expect(edge.red).toBe(0);
+  expect(widgetErrors).toEqual([]);
   console.log(JSON.stringify({ viewer_test_s: (Date.now() - started) / 1000, cell_to_widget_ms: renderedMs }));
 
   // shut the sandboxed kernel down (the notebook lies outside Galata's per-test folder, which it cleans)
