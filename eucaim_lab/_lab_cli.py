@@ -51,5 +51,4 @@ def lab_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
 def _lab(args: argparse.Namespace) -> int:
     cmd, env = lab_command(args)
     print(f"Starting JupyterLab on the local node {env[HOME_ENV]}", file=sys.stderr)
-    os.execve(cmd[0], cmd, env)
-    return 0  # pragma: no cover - execve does not return
+    os.execve(cmd[0], cmd, env)  # replaces this process: never returns

@@ -196,7 +196,7 @@ class Catalogue:
                 "has no files on this node.",
                 dataset_id=dataset_id,
             )
-        return (self.node.home / row["root"]).resolve()
+        return (self.node.home / str(row["root"])).resolve()
 
     def files(self, dataset_id: str) -> pd.DataFrame:
         import pandas as pd

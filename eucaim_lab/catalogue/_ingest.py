@@ -231,7 +231,9 @@ def _remove_empty(folder: Path) -> None:
         pass
 
 
-def _materialise(series_infos: Sequence[Any], staging: Path) -> tuple[list[dict[str, Any]], list[tuple], dict]:
+def _materialise(
+    series_infos: Sequence[Any], staging: Path
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, str, int, str]], dict[str, Any]]:
     """Copy every file into the staging tree; return series rows, file rows and segmentation links."""
     series_rows: list[dict[str, Any]] = []
     file_rows: list[tuple[str, str, str, int, str]] = []
@@ -350,9 +352,9 @@ def _record(
                   "AUTOMATIC": AnnotationMethod.AUTOMATIC}
     method = method_map.get(next(iter(methods))) if len(methods) == 1 else None
     labels = sorted({label for s in segs for label in s.labels})
-    body_parts = list(metadata.get("body_parts", ()) or ())
-    if isinstance(body_parts, str):
-        body_parts = [body_parts]
+    given = metadata.get("body_parts") or ()
+    # one body part may be given as a plain string: list("lung") would split it into letters
+    body_parts = [given] if isinstance(given, str) else list(given)
     body_parts += [r["body_part"] for r in series_rows if r["body_part"]]
     manufacturers = [r["manufacturer"] for r in series_rows if r["manufacturer"] and r["kind"] == "image"]
     digest = dataset_digest([(f[0], f[4]) for f in file_rows])

@@ -206,7 +206,7 @@ def _smooth_noise(rng: np.random.Generator, sigma_mm: float | tuple[float, float
     from scipy.ndimage import gaussian_filter
 
     sig = (sigma_mm,) * 3 if isinstance(sigma_mm, (int, float)) else sigma_mm
-    field = gaussian_filter(
+    field: np.ndarray = gaussian_filter(
         rng.standard_normal(GRID_SHAPE), [s / d for s, d in zip(sig, SPACING_MM)], mode="wrap"
     )
     return (field - field.mean()) / field.std()
@@ -314,7 +314,7 @@ def _acquire(hu: np.ndarray, site: Site, rng: np.random.Generator) -> np.ndarray
     from scipy.ndimage import gaussian_filter
 
     sigma = [0.0, site.blur_sigma_mm / SPACING_MM[1], site.blur_sigma_mm / SPACING_MM[2]]
-    image = gaussian_filter(hu, sigma, mode="nearest") if site.blur_sigma_mm > 0 else hu.copy()
+    image: np.ndarray = gaussian_filter(hu, sigma, mode="nearest") if site.blur_sigma_mm > 0 else hu.copy()
     noise = rng.standard_normal(GRID_SHAPE)
     if site.blur_sigma_mm > 0:
         noise = gaussian_filter(noise, [0.0, sigma[1] * 0.8, sigma[2] * 0.8], mode="wrap")

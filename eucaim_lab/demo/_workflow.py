@@ -53,7 +53,10 @@ def _run_in_kernel(kernel_name: str, code: str, timeout: float) -> dict[str, Any
         raise RuntimeError(f"the analysis failed inside the sandboxed kernel: {errors[0]}")
     for line in lines:
         if line.startswith("EUCAIM-RESULT "):
-            return json.loads(line.removeprefix("EUCAIM-RESULT "))
+            result = json.loads(line.removeprefix("EUCAIM-RESULT "))
+            if not isinstance(result, dict):
+                raise RuntimeError(f"the sandboxed kernel's result is not a JSON object: {line[:200]}")
+            return result
     raise RuntimeError("the sandboxed kernel printed no result")
 
 

@@ -85,7 +85,7 @@ class SliceViewer:
 
     def _best_slice(self, plane: str) -> int:
         axis = self._axis(plane)
-        n = self.volume.shape[axis]
+        n = int(self.volume.shape[axis])
         if self.mask is None or not self.mask.any():
             return n // 2
         other = tuple(a for a in range(3) if a != axis)
@@ -95,7 +95,7 @@ class SliceViewer:
         return int(self.volume.shape[self._axis(plane or self.plane)])
 
     def _take(self, arr: np.ndarray, plane: str, index: int) -> np.ndarray:
-        sl = np.take(arr, index, axis=self._axis(plane))
+        sl: np.ndarray = np.take(arr, index, axis=self._axis(plane))
         return sl[::-1] if plane != "axial" else sl  # superior at the top for coronal and sagittal
 
     def window_level(self) -> tuple[float, float]:
