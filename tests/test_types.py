@@ -68,3 +68,19 @@ def test_the_check_can_fail(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "[return-value]" in proc.stdout
     assert "[no-untyped-def]" in proc.stdout
+
+
+def test_checked_modules_get_the_strict_settings() -> None:
+    # a package added to CHECKED must also be named in the strict [[tool.mypy.overrides]] of pyproject.toml
+    import fnmatch
+    import tomllib
+
+    overrides = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["overrides"]
+    strict = [p for o in overrides if o.get("disallow_untyped_defs") for p in o["module"]]
+    uncovered = []
+    for entry in CHECKED:
+        module = entry.removesuffix(".py").replace("/", ".")
+        probe = module if entry.endswith(".py") else module + ".x"
+        if not any(fnmatch.fnmatchcase(probe, pattern) for pattern in strict):
+            uncovered.append(module)
+    assert not uncovered, f"Type-checked but not in the strict mypy override of pyproject.toml: {uncovered}"
