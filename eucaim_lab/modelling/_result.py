@@ -84,7 +84,7 @@ class EvaluationResult:
         cal = self.calibration
         ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="ideal")
         ax.plot(cal["mean_predicted"], cal["observed_fraction"], marker="o", color="C1", label="model")
-        brier = self.metrics.loc["brier", "estimate"]
+        brier = float(self.metrics["estimate"].to_numpy(dtype=float)[self.metrics.index.get_loc("brier")])
         ax.set(xlabel="Mean predicted probability", ylabel="Observed fraction", xlim=(0, 1), ylim=(0, 1),
                title=f"Calibration (Brier {brier:.3f})")
         ax.legend(loc="upper left")

@@ -71,7 +71,7 @@ class AuditedKernel(IPythonKernel):
         # one write below PIPE_BUF is atomic; it blocks (never drops) while the host reader catches up
         os.write(self._audit_fd, line)
 
-    async def do_execute(  # type: ignore[override]
+    async def do_execute(
         self,
         code: str,
         silent: bool,

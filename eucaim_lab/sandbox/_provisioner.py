@@ -59,7 +59,7 @@ _HEX64 = frozenset("0123456789abcdef")
 _PASS_ENV = ("JPY_SESSION_NAME", "TZ")
 
 
-class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
+class SandboxProvisioner(LocalProvisioner):
     """Launch the kernel of a kernelspec inside a bubblewrap sandbox (see the module docstring)."""
 
     checkout = Unicode(help="Host folder of the checkout, bound read-only at /data/checkout.").tag(config=True)

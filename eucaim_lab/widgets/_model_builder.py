@@ -178,7 +178,7 @@ class ModelBuilder:
     def code(self) -> str:
         """The Python cell that reproduces the current settings' run (expects ``features`` and ``clinical``)."""
         steps = ",\n".join(f"    ({name!r}, {expr})" for name, expr in self._steps())
-        extra = [self.site_column] if self.harmonisation.value == "combat" else []
+        extra = [self.site_column] if self.harmonisation.value == "combat" and self.site_column else []
         lines = [
             _IMPORTS, "",
             f"data = modelling.join_features(features, clinical, on={self.id_column!r})",
@@ -233,7 +233,7 @@ class ModelBuilder:
         outcome = self.outcome.value
         data = self.data.dropna(subset=[outcome]).reset_index(drop=True)
         columns = [c for g in selected for c in self.groups[g]]
-        extra = [self.site_column] if self.harmonisation.value == "combat" else []
+        extra = [self.site_column] if self.harmonisation.value == "combat" and self.site_column else []
         X = data[columns + extra]
         y = data[outcome]
 

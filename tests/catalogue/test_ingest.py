@@ -182,3 +182,9 @@ def test_ingest_dicom_edge_indexes_good_and_reports_bad(node):
     assert "gzip" in reasons["zipMR.gz"]
     assert all(r.strip() and "\n" not in r for r in reasons.values())
     assert out["files_count"] >= 10 and {"CT", "MR"} <= set(out["modalities"])
+
+
+def test_a_single_body_part_string_is_one_value(node, small_folder):
+    # a plain string once became one body part per letter ("Unknown body part 'l'")
+    out = Catalogue(node=node).ingest(small_folder, dataset_id="one", title="One", body_parts="lung")
+    assert out["body_parts"] == ["lung", "chest"]
