@@ -7,8 +7,7 @@ tumour heterogeneity and shape) and ``truth.json`` (the generating coefficients 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 __all__ = [
     "CLINICAL_COLUMNS",
@@ -61,12 +60,4 @@ _WHERE = {
     'seed_node': '_seed',
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)

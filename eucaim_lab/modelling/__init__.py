@@ -28,8 +28,9 @@ Example::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 __all__ = [
     "ComBat",
@@ -89,13 +90,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._result import EvaluationResult
     from ._selection import L1Selector, MRMRSelector
 
-
-def __getattr__(name: str) -> Any:
-    # scikit-learn is heavy: load each piece on first use so `import eucaim_lab.modelling` stays cheap
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
