@@ -7,6 +7,13 @@ command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 if [[ "${EUCAIM_UI_TESTS:-1}" != "0" ]]; then
   [[ -x /usr/bin/chromium ]] || need+=(chromium)
 fi
+# optional: dciodvfy (DICOM standard validator) lets the demo tests validate every generated object
+optional=()
+command -v dciodvfy >/dev/null 2>&1 || optional+=(dicom3tools)
+if [[ ${#optional[@]} -gt 0 && $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${optional[@]}"; } >/dev/null 2>&1 \
+    || echo "note: could not install ${optional[*]} (optional; the DICOM validator test will be skipped)"
+fi
 [[ ${#need[@]} -eq 0 ]] && exit 0
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
   echo "Installing system packages: ${need[*]}"
