@@ -157,7 +157,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 
 def _audit_list(args: argparse.Namespace) -> int:
-    from ..access._ids import check_name as validate_identifier
+    from ..catalogue._model import validate_identifier
     from ..cli import print_json
     from ._audit import AuditTrail
 

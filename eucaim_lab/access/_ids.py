@@ -34,13 +34,3 @@ def validate_id(value: object, prefix: str) -> str:
             value=str(value),
         )
     return value
-
-
-def check_name(value: object, what: str = "dataset id") -> str:
-    """:func:`validate_identifier`, also refusing a trailing newline (which a ``$``-anchored pattern lets through)."""
-    from ..catalogue._model import validate_identifier
-
-    if isinstance(value, str) and value != value.strip():
-        raise InvalidInputError(f"The {what} must not contain spaces or line breaks. Got {value!r}.",
-                                field=what, value=value)
-    return validate_identifier(value, what)  # type: ignore[arg-type]

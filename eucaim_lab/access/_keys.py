@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import AccessDeniedError, IntegrityError
 from .._node import Node
-from ._ids import check_name as validate_identifier
+from ..catalogue._model import validate_identifier
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey

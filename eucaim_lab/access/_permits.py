@@ -18,7 +18,7 @@ from .._errors import AccessDeniedError, InvalidInputError, NotFoundError
 from .._node import Node
 from ..catalogue._vocab import AccessCondition
 from ._audit import canonical_json
-from ._ids import check_name as validate_identifier
+from ..catalogue._model import validate_identifier
 from ._ids import validate_id
 
 __all__ = ["PERMIT_FORMAT", "Permit", "get_permit", "load_permit", "parse_expiry", "sign_permit", "verify_permit"]

@@ -22,7 +22,7 @@ from .._errors import AccessDeniedError, ConflictError, InvalidInputError, NotFo
 from .._node import Node
 from ..catalogue._vocab import AccessCondition
 from ._audit import AuditTrail
-from ._ids import check_name as validate_identifier
+from ..catalogue._model import validate_identifier
 from ._ids import new_id, validate_id
 from ._permits import Permit, iso, load_permit, parse_expiry, sign_permit
 

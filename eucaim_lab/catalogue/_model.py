@@ -34,7 +34,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _VERSION_RE = re.compile(r"^\d+(\.\d+){0,2}([-+][0-9A-Za-z.-]+)?$")
 
 
-def validate_identifier(value: str, what: str = "dataset id") -> str:
+def validate_identifier(value: object, what: str = "dataset id") -> str:
     """Ids name folders on disk: letters, digits, '.', '_' and '-', starting alphanumeric; never '..' or '/'."""
     if not isinstance(value, str) or not _ID_RE.fullmatch(value) or ".." in value:
         raise InvalidInputError(

@@ -22,7 +22,7 @@ from .._config import current_user
 from .._errors import AccessDeniedError, IntegrityError, NotFoundError
 from .._node import Node
 from ..access._audit import AuditTrail
-from ..access._ids import check_name as validate_identifier
+from ..catalogue._model import validate_identifier
 from ..access._ids import new_id, validate_id
 from ..access._permits import iso, load_permit, verify_permit
 from ..access._requests import ResourceStatus, as_node, check_permit_row

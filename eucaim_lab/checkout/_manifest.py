@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import IntegrityError, InvalidInputError
-from ..access._ids import check_name as validate_identifier
+from ..catalogue._model import validate_identifier
 from ..access._ids import validate_id
 from ..catalogue._vocab import AccessCondition
 

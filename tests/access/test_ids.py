@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eucaim_lab._errors import IntegrityError, InvalidInputError
-from eucaim_lab.access._ids import check_name, new_id, validate_id
+from eucaim_lab.access._ids import new_id, validate_id
+from eucaim_lab.catalogue import validate_identifier as check_name
 from eucaim_lab.checkout._manifest import check_relpath
 
 _TEXT = st.text(alphabet=st.sampled_from("REQCOPMIT-0123456789abcdef./\\ \n\x00~"), max_size=40) | st.text(max_size=40)
