@@ -10,6 +10,7 @@ from __future__ import annotations
 from eucaim_lab.imaging._case import Case, CaseError, ImageRef, MaskRef
 from eucaim_lab.imaging._discover import DiscoveredCases, SkippedInput, discover_cases
 from eucaim_lab.imaging._qc import QCFlag, quality_checks
+from eucaim_lab.imaging._seg import clear_seg_cache
 
 __all__ = [
     "Case",
@@ -19,6 +20,7 @@ __all__ = [
     "MaskRef",
     "QCFlag",
     "SkippedInput",
+    "clear_seg_cache",
     "discover_cases",
     "quality_checks",
 ]

@@ -4,11 +4,21 @@ Frames are matched to the image slices by the SOP Instance UIDs they were derive
 our DICOM reader; otherwise (no source references, or multi-frame images) the SEG is read as a highdicom volume and
 resampled with nearest-neighbour onto the image grid (an identity when the grids agree). FRACTIONAL segments are
 thresholded at 0.5; LABELMAP segmentations give the voxels of the segment's number.
+
+A SEG with N segments gives N cases that are loaded one after the other on the same image (radiomics groups cases
+by image). Decoding the SEG (``highdicom.seg.segread``: parsing every frame's functional groups and indexing them)
+is most of the time of one mask, so the decoded object is kept in a small per-process cache, see
+:data:`SEG_CACHE_ENTRIES` and :data:`SEG_CACHE_BYTES`, and the N masks cost one decode. The cache key includes the
+file's identity, size, mtime and ctime (a rewritten file is read again) and the calling thread, because highdicom's
+frame index is an SQLite connection that may only be used by the thread that made it.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import warnings
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from eucaim_lab.imaging._case import CaseError
@@ -18,9 +28,28 @@ if TYPE_CHECKING:
     import numpy as np
     import SimpleITK as sitk
 
-__all__ = ["read_seg_mask"]
+__all__ = ["SEG_CACHE_BYTES", "SEG_CACHE_ENTRIES", "clear_seg_cache", "read_seg_mask"]
 
 FRACTIONAL_THRESHOLD = 0.5
+
+#: at most this many decoded SEG files are kept per process (all threads together), least recently used dropped
+#: first; 0 turns the cache off
+SEG_CACHE_ENTRIES = 4
+#: and at most this many bytes of SEG files (the sum of their sizes on disk): a larger file is decoded for each
+#: mask and never kept. A decoded SEG takes about 1.5 times its file's size in memory (the pixel data as stored
+#: plus highdicom's per-frame metadata and index), so the cache holds at most about 768 MiB per process.
+SEG_CACHE_BYTES = 512 << 20
+
+# (pid, thread, path, st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns) -> (file size, decoded SEG)
+_CacheKey = tuple[int, int, str, int, int, int, int, int]
+_cache: OrderedDict[_CacheKey, tuple[int, Any]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def clear_seg_cache() -> None:
+    """Forget every decoded SEG kept by :func:`read_seg_mask` in this process (frees their memory)."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def _segread(path: str) -> Any:
@@ -32,6 +61,33 @@ def _segread(path: str) -> Any:
             return hd.seg.segread(path)
     except Exception as exc:  # highdicom/pydicom raise many kinds on invalid objects
         raise CaseError(f"Cannot read DICOM SEG {path}: {exc}".splitlines()[0]) from exc
+
+
+def _decoded_seg(path: str) -> Any:
+    """The highdicom Segmentation of ``path``: from the cache when this thread decoded the same file version."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return _segread(path)  # raises the CaseError that names the file
+    key: _CacheKey = (
+        os.getpid(), threading.get_ident(), os.fspath(path),
+        st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+    )
+    with _cache_lock:
+        entry = _cache.get(key)
+        if entry is not None:
+            _cache.move_to_end(key)
+            return entry[1]
+    seg = _segread(path)  # outside the lock: other threads keep their cache hits meanwhile
+    entries, budget = SEG_CACHE_ENTRIES, SEG_CACHE_BYTES
+    if entries > 0 and st.st_size <= budget:
+        with _cache_lock:
+            for stale in [k for k in _cache if k[:3] == key[:3]]:  # an older version of this file, this thread
+                del _cache[stale]
+            _cache[key] = (st.st_size, seg)
+            while len(_cache) > entries or sum(size for size, _ in _cache.values()) > budget:
+                _cache.popitem(last=False)
+    return seg
 
 
 def _binarise(array: np.ndarray, seg: Any) -> np.ndarray:
@@ -47,7 +103,7 @@ def read_seg_mask(path: str, segment_number: int, image: sitk.Image) -> sitk.Ima
     import numpy as np
     import SimpleITK as sitk
 
-    seg = _segread(path)
+    seg = _decoded_seg(path)
     if segment_number not in [int(n) for n in seg.segment_numbers]:
         raise CaseError(
             f"DICOM SEG {path} has no segment {segment_number}; it has {list(seg.segment_numbers)}."
