@@ -65,10 +65,13 @@ def _segread(path: str) -> Any:
 
 def _decoded_seg(path: str) -> Any:
     """The highdicom Segmentation of ``path``: from the cache when this thread decoded the same file version."""
+    entries, budget = SEG_CACHE_ENTRIES, SEG_CACHE_BYTES
     try:
         st = os.stat(path)
     except OSError:
         return _segread(path)  # raises the CaseError that names the file
+    if entries <= 0 or st.st_size > budget:
+        return _segread(path)
     key: _CacheKey = (
         os.getpid(), threading.get_ident(), os.fspath(path),
         st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
@@ -79,14 +82,12 @@ def _decoded_seg(path: str) -> Any:
             _cache.move_to_end(key)
             return entry[1]
     seg = _segread(path)  # outside the lock: other threads keep their cache hits meanwhile
-    entries, budget = SEG_CACHE_ENTRIES, SEG_CACHE_BYTES
-    if entries > 0 and st.st_size <= budget:
-        with _cache_lock:
-            for stale in [k for k in _cache if k[:3] == key[:3]]:  # an older version of this file, this thread
-                del _cache[stale]
-            _cache[key] = (st.st_size, seg)
-            while len(_cache) > entries or sum(size for size, _ in _cache.values()) > budget:
-                _cache.popitem(last=False)
+    with _cache_lock:
+        for stale in [k for k in _cache if k[:3] == key[:3]]:  # an older version of this file, this thread
+            del _cache[stale]
+        _cache[key] = (st.st_size, seg)
+        while len(_cache) > entries or sum(size for size, _ in _cache.values()) > budget:
+            _cache.popitem(last=False)
     return seg
 
 
