@@ -3,8 +3,10 @@
 The checkout table lives here too: the node applies only the schemas listed in ``eucaim_lab._node``, and a
 checkout is the last step of an access request. ``datalake_file_state`` caches each datalake file's stat
 (inode, size, mtime, ctime) at the moment its bytes last matched the catalogue's SHA3, so that checkouts re-hash
-only files whose stat changed (ctime cannot be set back by an unprivileged writer). No triggers (the node splits this script on semicolons); the
-audit trail's append-only property is enforced by its hash chain, which :meth:`AuditTrail.verify` checks.
+only files whose stat changed (ctime cannot be set back by an unprivileged writer). A removed checkout keeps its
+``checkouts`` row (and manifest) for the audit history and gains a ``checkout_removals`` row: a table of its own,
+so that nodes made before removal existed need no migration. No triggers (the node splits this script on
+semicolons); the audit trail's append-only property is enforced by its hash chain, which :meth:`AuditTrail.verify` checks.
 """
 
 DDL = """
@@ -69,6 +71,11 @@ CREATE TABLE IF NOT EXISTS checkouts (
     manifest TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS checkouts_dataset ON checkouts(dataset_id);
+CREATE TABLE IF NOT EXISTS checkout_removals (
+    checkout_id TEXT PRIMARY KEY REFERENCES checkouts(checkout_id),
+    removed TEXT NOT NULL,
+    removed_by TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS datalake_file_state (
     dataset_id TEXT NOT NULL,
     relpath TEXT NOT NULL,

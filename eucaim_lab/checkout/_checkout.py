@@ -59,6 +59,7 @@ class Checkout:
     dataset_digest: str
     link_mode: str | None = None
     size_bytes: int | None = None
+    removed: str | None = None  # when the checkout was removed (``eucaim-lab checkout remove``); None while live
 
     @property
     def manifest_path(self) -> Path:
@@ -104,35 +105,51 @@ def _from_row(node: Node, row: Any) -> Checkout:
         dataset_id=row["dataset_id"], version=row["version"], request_id=row["request_id"],
         permit_id=row["permit_id"], user=row["user"], access_condition=AccessCondition(row["access_condition"]),
         created=row["created"], files_count=row["files_count"], dataset_digest=row["dataset_digest"],
-        link_mode=row["link_mode"], size_bytes=row["size_bytes"],
+        link_mode=row["link_mode"], size_bytes=row["size_bytes"], removed=row["removed"],
     )
 
 
-def get(checkout_id: str, *, node: NodeLike = None) -> Checkout:
-    """The checkout with this id (:class:`NotFoundError` if none)."""
+_SELECT = ("SELECT c.*, r.removed AS removed, r.removed_by AS removed_by FROM checkouts AS c "
+           "LEFT JOIN checkout_removals AS r ON r.checkout_id = c.checkout_id")
+
+
+def get(checkout_id: str, *, include_removed: bool = False, node: NodeLike = None) -> Checkout:
+    """The checkout with this id (:class:`NotFoundError` if none, or if it was removed, unless
+    ``include_removed``: a removed checkout keeps its record for the audit history)."""
     validate_id(checkout_id, "CO")
     n = as_node(node)
-    row = n.db.execute("SELECT * FROM checkouts WHERE checkout_id = ?", (checkout_id,)).fetchone()
+    row = n.db.execute(_SELECT + " WHERE c.checkout_id = ?", (checkout_id,)).fetchone()
     if row is None:
         raise NotFoundError(f"No checkout {checkout_id!r} on this node. List them with: eucaim-lab checkout list",
                             checkout_id=checkout_id)
+    if row["removed"] is not None and not include_removed:
+        raise NotFoundError(
+            f"Checkout {checkout_id} was removed on {row['removed']} by {row['removed_by']}; its files are gone "
+            "(its record stays for the audit history: eucaim-lab checkout list --all). Check the dataset out "
+            "again with: eucaim-lab checkout REQUEST",
+            checkout_id=checkout_id, removed=row["removed"], removed_by=row["removed_by"],
+        )
     return _from_row(n, row)
 
 
 def list_checkouts(
-    *, user: str | None = None, dataset_id: str | None = None, node: NodeLike = None
+    *, user: str | None = None, dataset_id: str | None = None, include_removed: bool = False,
+    node: NodeLike = None,
 ) -> list[Checkout]:
-    """Checkouts on the node, newest first, optionally of one user or dataset."""
+    """Checkouts on the node, newest first, optionally of one user or dataset; removed ones only if
+    ``include_removed``."""
     n = as_node(node)
     where, params = [], []
+    if not include_removed:
+        where.append("r.removed IS NULL")
     if user is not None:
-        where.append("user = ?")
+        where.append("c.user = ?")
         params.append(user)
     if dataset_id is not None:
-        where.append("dataset_id = ?")
+        where.append("c.dataset_id = ?")
         params.append(validate_identifier(dataset_id))
-    sql = "SELECT * FROM checkouts" + (" WHERE " + " AND ".join(where) if where else "")
-    return [_from_row(n, r) for r in n.db.execute(sql + " ORDER BY created DESC, checkout_id", params)]
+    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
+    return [_from_row(n, r) for r in n.db.execute(sql + " ORDER BY c.created DESC, c.checkout_id", params)]
 
 
 # ----- the in-situ guard -------------------------------------------------------------------------------------
