@@ -158,12 +158,20 @@ def test_rewritten_seg_is_read_again(synthetic, decodes):
     before = _masks(cases, image)
     assert len(decodes) == 1
 
-    # same path, same size, new pixels (written in place: same inode); wait out coarse file-time granularity
-    time.sleep(0.05)
-    size = path.stat().st_size
+    # same path, same size, new pixels (written in place: same inode); wait out coarse file-time granularity.
+    # The shifted boxes cover the same slices, so their SEG has the same frames: its pixel data, put in the old
+    # file's dataset, gives the shifted SEG in a file of exactly the old size
+    import pydicom
+
     shifted = boxes(1)
-    write_seg(path, sources, shifted)
-    assert path.stat().st_size == size
+    write_seg(root / "shifted.dcm", sources, shifted)
+    dataset = pydicom.dcmread(path)
+    dataset.PixelData = pydicom.dcmread(root / "shifted.dcm").PixelData
+    (root / "shifted.dcm").unlink()
+    size, inode = path.stat().st_size, path.stat().st_ino
+    time.sleep(0.05)
+    dataset.save_as(path)
+    assert (path.stat().st_size, path.stat().st_ino) == (size, inode)
     after = _masks(cases, image)
     assert len(decodes) == 2
     for number in range(1, SEGMENTS + 1):
