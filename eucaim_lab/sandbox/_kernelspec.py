@@ -158,6 +158,14 @@ def install_checkout_kernel(
     checkout = node.checkouts / checkout_id
     manifest_path = checkout / "manifest.json"
     if not manifest_path.is_file():
+        removed = node.db.execute(
+            "SELECT removed FROM checkout_removals WHERE checkout_id = ?", (checkout_id,)
+        ).fetchone()
+        if removed is not None:
+            raise NotFoundError(
+                f"Checkout {checkout_id} was removed on {removed[0]}; it has no kernel any more. Check the "
+                "dataset out again with 'eucaim-lab checkout REQUEST'."
+            )
         raise NotFoundError(
             f"No checkout {checkout_id!r} in {node.checkouts} (expected {manifest_path}). "
             "Create one with 'eucaim-lab checkout REQUEST'."

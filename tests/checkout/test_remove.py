@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from eucaim_lab import access, checkout
-from eucaim_lab._errors import ConflictError, IntegrityError, InvalidInputError, NotFoundError
+from eucaim_lab._errors import AccessDeniedError, ConflictError, IntegrityError, InvalidInputError, NotFoundError
 from eucaim_lab.catalogue import Catalogue
 from eucaim_lab.checkout._verify import check_datalake
 from eucaim_lab.cli import main
@@ -167,6 +167,9 @@ def test_remove_from_the_command_line(lake, jupyter_data, capsys):
     [row] = json.loads(out)
     assert code == 0 and row["checkout_id"] == co.checkout_id and row["removed"]
 
+    code, _, err = _main(capsys, "kernel", "install", co.checkout_id)
+    assert code == 1 and f"Checkout {co.checkout_id} was removed on" in err
+
     code, _, err = _main(capsys, "checkout", "verify", co.checkout_id)
     assert code == 1 and err.startswith(f"eucaim-lab: error: Checkout {co.checkout_id} was removed on")
     assert err.count("\n") == 1
@@ -185,3 +188,33 @@ def test_remove_from_the_command_line(lake, jupyter_data, capsys):
     with pytest.raises(SystemExit) as info:  # argparse: the two workspace flags exclude each other
         main(["checkout", "remove", co.checkout_id, "--delete-workspace", "--keep-workspace"])
     assert info.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def test_a_node_made_before_removal_existed_gains_the_table_on_open(lake, jupyter_data):
+    from eucaim_lab._node import Node
+
+    co = _checkout(lake)
+    lake.db.execute("DROP TABLE checkout_removals")
+    lake.close()
+    reopened = Node(lake.home)
+    try:
+        assert checkout.remove(co.checkout_id, node=reopened)["folder_removed"]
+        assert checkout.list_checkouts(node=reopened) == []
+    finally:
+        reopened.close()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_a_kernelspec_that_cannot_be_removed_stops_before_anything_else(lake, jupyter_data):
+    co = _checkout(lake)
+    install_checkout_kernel(co.checkout_id, home=lake.home)
+    kernels = jupyter_data / "kernels"
+    kernels.chmod(0o555)
+    try:
+        with pytest.raises(AccessDeniedError, match="jupyter kernelspec remove"):
+            checkout.remove(co.checkout_id, node=lake)
+    finally:
+        kernels.chmod(0o755)
+    assert checkout.verify(co.checkout_id, node=lake).ok and co.workspace.is_dir()
+    assert checkout.remove(co.checkout_id, node=lake)["folder_removed"]
+    assert list_kernelspecs() == []
