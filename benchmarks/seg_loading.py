@@ -1,12 +1,13 @@
 """DICOM SEG masks: time to load every segment of one multi-segment SEG on its image, as radiomics does.
 
 Radiomics groups cases by image, loads the image once and then each case's mask (``case.load_mask(image)``) in
-the same process. This measures that loop for: a synthetic CT (ROWSxCOLSxSLICES, default 64x64x40) with a SEG of
-``--segments`` (default 8) BINARY segments written with highdicom into a temporary folder, and the multi-segment
-SEGs of ../shared/data/dicom/dcmqi-ct-3slice-seg (when present). Each run starts from an empty SEG cache, so the
-first mask pays for decoding the SEG; ``--repeat`` runs give the best time.
+the same process. This measures that loop, with the SEG cache off (anchor: every mask decodes the SEG again, the
+behaviour before the cache) and on, for: synthetic CTs (``--size ROWS COLS SLICES``, default 64x64x40 and
+512x512x100) each with a SEG of ``--segments`` (default 8) overlapping BINARY segments written with highdicom into a
+temporary folder, and the multi-segment SEGs of ../shared/data/dicom/dcmqi-ct-3slice-seg (when present). Every run
+starts from an empty cache; the best of ``--repeat`` runs is shown. The masks of both runs are checked equal.
 
-    .venv/bin/python benchmarks/seg_loading.py [--size 64 64 40] [--segments 8] [--repeat 3]
+    .venv/bin/python benchmarks/seg_loading.py [--size 64 64 40 --size 512 512 100] [--segments 8] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EUCAIM_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -90,53 +92,74 @@ def write_ct_and_seg(folder: Path, rows: int, cols: int, slices: int, segments: 
     seg.save_as(folder / "seg.dcm")
 
 
+def _best_time(cases: list[Any], image: Any, repeat: int) -> tuple[float, list[Any]]:
+    """Best wall time of loading every case's mask from an empty SEG cache, and the masks (as arrays)."""
+    import SimpleITK as sitk
+
+    from eucaim_lab.imaging import clear_seg_cache
+
+    best = float("inf")
+    masks: list[Any] = []
+    for _ in range(repeat):
+        clear_seg_cache()
+        t0 = time.perf_counter()
+        loaded = [case.load_mask(image) for case in cases]
+        best = min(best, time.perf_counter() - t0)
+        masks = [sitk.GetArrayFromImage(m) for m in loaded]
+    clear_seg_cache()
+    return best, masks
+
+
 def time_groups(root: Path, repeat: int) -> list[tuple[str, int, float, float]]:
-    """(SEG file, segments, seconds for the first mask, seconds for all masks) per multi-segment SEG under root."""
-    from eucaim_lab.imaging import discover_cases
-    from eucaim_lab.imaging import _seg
+    """(SEG file, segments, seconds without cache, seconds with cache) for every multi-segment SEG under root."""
+    import numpy as np
+
+    from eucaim_lab.imaging import _seg, discover_cases
 
     groups = defaultdict(list)
     for case in discover_cases(root):
         if case.mask.kind == "seg":
             groups[case.mask.path].append(case)
     rows = []
+    entries = _seg.SEG_CACHE_ENTRIES
     for path, cases in sorted(groups.items()):
         if len(cases) < 2:
             continue
         image = cases[0].load_image()
-        best_first = best_all = float("inf")
-        for _ in range(repeat):
-            clear = getattr(_seg, "clear_seg_cache", None)
-            if clear is not None:
-                clear()
-            t0 = time.perf_counter()
-            for i, case in enumerate(cases):
-                case.load_mask(image)
-                if i == 0:
-                    first = time.perf_counter() - t0
-            best_all = min(best_all, time.perf_counter() - t0)
-            best_first = min(best_first, first)
-        rows.append((str(Path(path).relative_to(root)), len(cases), best_first, best_all))
+        _seg.SEG_CACHE_ENTRIES = 0
+        try:
+            uncached, expected = _best_time(cases, image, repeat)
+        finally:
+            _seg.SEG_CACHE_ENTRIES = entries
+        cached, got = _best_time(cases, image, repeat)
+        if not all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True)):
+            raise SystemExit(f"masks differ with and without the SEG cache: {path}")
+        rows.append((str(Path(path).relative_to(root)), len(cases), uncached, cached))
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, nargs=3, default=(64, 64, 40), metavar=("ROWS", "COLS", "SLICES"))
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--size", type=int, nargs=3, action="append", metavar=("ROWS", "COLS", "SLICES"),
+        help="synthetic CT size (repeatable; default 64 64 40 and 512 512 100)",
+    )
     parser.add_argument("--segments", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    print(f"python {sys.version.split()[0]}, best of {args.repeat}")
-    print(f"{'SEG':<48} {'segments':>8} {'first mask s':>13} {'all masks s':>12} {'per mask s':>11}")
-    with tempfile.TemporaryDirectory() as tmp:
-        rows, cols, slices = args.size
-        write_ct_and_seg(Path(tmp), rows, cols, slices, args.segments)
-        results = [(f"synthetic {rows}x{cols}x{slices}", *r[1:]) for r in time_groups(Path(tmp), args.repeat)]
+    sizes = args.size or [(64, 64, 40), (512, 512, 100)]
+    results = []
+    for rows, cols, slices in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_ct_and_seg(Path(tmp), rows, cols, slices, args.segments)
+            results += [(f"synthetic {rows}x{cols}x{slices}", *r[1:]) for r in time_groups(Path(tmp), args.repeat)]
     dcmqi = SHARED / "dicom" / "dcmqi-ct-3slice-seg"
     if dcmqi.is_dir():
         results += [(f"dcmqi {name}", *r) for name, *r in time_groups(dcmqi, args.repeat)]
-    for name, n, first, total in results:
-        print(f"{name:<48} {n:>8} {first:>13.3f} {total:>12.3f} {total / n:>11.3f}")
+    print(f"python {sys.version.split()[0]}, best of {args.repeat}, seconds to load every segment's mask")
+    print(f"| SEG | segments | no cache (anchor) s | cache s | speed-up |\n|---|---:|---:|---:|---:|")
+    for name, n, uncached, cached in results:
+        print(f"| {name} | {n} | {uncached:.3f} | {cached:.3f} | {uncached / cached:.1f}x |")
     return 0
 
 
