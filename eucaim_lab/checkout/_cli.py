@@ -14,9 +14,9 @@ __all__ = ["register"]
 
 _USAGE = (
     "eucaim-lab checkout REQUEST [--dataset ID] [--json] | checkout verify CHECKOUT [--json] | "
-    "checkout remove CHECKOUT [--delete-workspace | --keep-workspace] [--json] | checkout list [--all] [--json]"
+    "checkout remove CHECKOUT [--delete-workspace | --keep-workspace] [--force] [--json] | checkout list [--all] [--json]"
 )
-_FLAGS = {"verify": set(), "remove": {"--delete-workspace", "--keep-workspace"}, "list": {"--all"}}
+_FLAGS = {"verify": set(), "remove": {"--delete-workspace", "--keep-workspace", "--force"}, "list": {"--all"}}
 
 
 def register(sub: Any) -> None:
@@ -30,7 +30,8 @@ def register(sub: Any) -> None:
         "checkout's sandboxed kernelspecs, and marks it removed (its record stays for the audit history). "
         "Its workspace holds your results: an empty workspace is removed, one that holds files is KEPT and its "
         "path printed, unless --delete-workspace. Run 'remove' again with --delete-workspace to delete a kept "
-        "workspace later. 'list' lists checkouts (removed ones too with --all).",
+        "workspace later. A checkout whose sandboxed kernel the audit trail shows started and not stopped is not removed "
+        "without --force. 'list' lists checkouts (removed ones too with --all).",
     )
     p.add_argument("target", metavar="REQUEST|verify|remove|list",
                    help="a request id, or 'verify', 'remove' or 'list'")
@@ -41,6 +42,8 @@ def register(sub: Any) -> None:
                     help="remove: also delete the workspace when it holds files (your results are lost)")
     ws.add_argument("--keep-workspace", action="store_true",
                     help="remove: keep the workspace even when it is empty")
+    p.add_argument("--force", action="store_true",
+                   help="remove: even if the audit trail shows a kernel on this checkout started and not stopped")
     p.add_argument("--all", action="store_true", help="list: include removed checkouts")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_dispatch)
@@ -50,7 +53,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     from .._errors import InvalidInputError
 
     given = {flag for flag, value in (("--dataset", args.dataset_id), ("--delete-workspace", args.delete_workspace),
-                                      ("--keep-workspace", args.keep_workspace), ("--all", args.all)) if value}
+                                      ("--keep-workspace", args.keep_workspace), ("--all", args.all),
+                                      ("--force", args.force)) if value}
     misplaced = sorted(given - _FLAGS.get(args.target, {"--dataset"}))
     if misplaced:
         raise InvalidInputError(f"'checkout {args.target}' does not take {', '.join(misplaced)}. Usage: {_USAGE}")
@@ -129,7 +133,7 @@ def _remove(args: argparse.Namespace) -> int:
     from ._remove import remove
 
     result = remove(args.checkout_id, keep_workspace=args.keep_workspace, delete_workspace=args.delete_workspace,
-                    node=_node(args))
+                    force=args.force, node=_node(args))
     if args.json:
         print_json(result)
         return 0

@@ -6,7 +6,8 @@ manifest stay in the node, marked removed in ``checkout_removals``, so the audit
 removed checkout can no longer be opened or verified.
 
 Workspace policy (the workspace holds the user's results): an empty workspace is removed; one that holds files is
-kept and reported, unless ``delete_workspace``; ``keep_workspace`` keeps it even when empty.
+kept and reported, unless ``delete_workspace``; ``keep_workspace`` keeps it even when empty. A checkout whose
+sandboxed kernel may still be running (its start audited, no stop) is left alone unless ``force``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from .._config import current_user
 from .._errors import AccessDeniedError, ConflictError, IntegrityError, InvalidInputError
+from .._node import Node
 from ..access._audit import AuditTrail
 from ..access._ids import validate_id
 from ..access._permits import iso
@@ -37,6 +39,7 @@ def remove(
     *,
     keep_workspace: bool = False,
     delete_workspace: bool = False,
+    force: bool = False,
     user: str | None = None,
     node: NodeLike = None,
 ) -> dict[str, Any]:
@@ -45,7 +48,9 @@ def remove(
     The workspace is removed when it holds no files; when it holds files it is kept (your results), unless
     ``delete_workspace``. ``keep_workspace`` keeps it in any case. Running this again on a removed checkout
     finishes what is left (e.g. deletes a kept workspace with ``delete_workspace``); with nothing left it raises
-    :class:`ConflictError`. Returns what was removed and where the workspace is.
+    :class:`ConflictError`. A sandboxed kernel of this checkout whose start the audit trail records without a
+    stop may still be running: nothing is removed (:class:`ConflictError`) unless ``force``. Returns what was
+    removed and where the workspace is.
     """
     validate_id(checkout_id, "CO")
     if keep_workspace and delete_workspace:
@@ -56,6 +61,15 @@ def remove(
     folder = _own_path(n.checkouts, co.path, checkout_id, "checkout folder")
     workspace = _own_path(n.workspaces, co.workspace, checkout_id, "workspace")
 
+    running = _kernels_without_stop(n, co)
+    if running and not force:
+        listing = ", ".join(f"{k['kernel_id']} (started {k['started']})" for k in running)
+        raise ConflictError(
+            f"Checkout {checkout_id} may be in use: the audit trail records kernel(s) {listing} starting on it and "
+            "no stop. Shut them down first (JupyterLab: Kernel > Shut Down Kernel) and run this again; if they "
+            "are gone (e.g. the Jupyter server was killed), add --force. Nothing was removed.",
+            checkout_id=checkout_id, kernels=running,
+        )
     kernelspecs = _remove_kernelspecs(co)
     folder_existed = folder.exists() or folder.is_symlink()
     unlinked = _remove_tree(folder)
@@ -80,7 +94,7 @@ def remove(
         "removed": removed, "removed_by": by, "already_removed": co.removed is not None,
         "folder": str(folder), "folder_removed": folder_existed, "links_removed": unlinked,
         "workspace": str(workspace), "workspace_action": ws_action, "workspace_files": ws_files,
-        "kernelspecs_removed": kernelspecs,
+        "kernelspecs_removed": kernelspecs, "kernels_without_stop": running,
     }
     with n.transaction() as db:
         if co.removed is None:
@@ -101,6 +115,21 @@ def _own_path(parent: Path, path: Path, checkout_id: str, what: str) -> Path:
             checkout_id=checkout_id,
         )
     return expected
+
+
+def _kernels_without_stop(node: Node, co: Checkout) -> list[dict[str, str]]:
+    """Sandboxed kernels on this checkout whose last audit entry is ``kernel.start`` (a restart is recorded as a
+    stop then a start), oldest first: ``kernel_id`` and ``started``."""
+    last: dict[str, dict[str, str]] = {}
+    for entry in AuditTrail(node).entries(dataset_id=co.dataset_id, actions=("kernel.start", "kernel.stop")):
+        details = entry["details"]
+        if details.get("checkout_id") != co.checkout_id or not details.get("kernel_id"):
+            continue
+        kernel_id = str(details["kernel_id"])
+        last.pop(kernel_id, None)
+        if entry["action"] == "kernel.start":
+            last[kernel_id] = {"kernel_id": kernel_id, "started": str(entry["ts"])}
+    return list(last.values())
 
 
 def _remove_kernelspecs(co: Checkout) -> list[str]:

@@ -181,7 +181,7 @@ def test_remove_from_the_command_line(lake, jupyter_data, capsys):
 
     for args in (["checkout", "remove"], ["checkout", "remove", "../CO-0123456789ab"],
                  ["checkout", "remove", "CO-0123456789ab"], ["checkout", "remove", co.checkout_id, "--all"],
-                 ["checkout", "list", "--delete-workspace"],
+                 ["checkout", "list", "--delete-workspace"], ["checkout", "list", "--force"],
                  ["checkout", "verify", co.checkout_id, "--dataset", "x"]):
         code, _, err = _main(capsys, *args)
         assert code == 1 and err.startswith("eucaim-lab: error:") and err.count("\n") == 1, args
@@ -218,3 +218,46 @@ def test_a_kernelspec_that_cannot_be_removed_stops_before_anything_else(lake, ju
     assert checkout.verify(co.checkout_id, node=lake).ok and co.workspace.is_dir()
     assert checkout.remove(co.checkout_id, node=lake)["folder_removed"]
     assert list_kernelspecs() == []
+
+
+def test_a_kernel_started_and_not_stopped_blocks_removal_unless_forced(lake, jupyter_data):
+    co = _checkout(lake)
+    trail = access.AuditTrail(lake)
+
+    def kernel(action, kernel_id, **extra):  # the entries the sandbox provisioner records
+        trail.append(action, dataset_ids=["lung-b"], details={"kernel_id": kernel_id, "checkout_id": co.checkout_id,
+                                                             **extra})
+
+    kernel("kernel.start", "k1")
+    kernel("kernel.stop", "k1", restart=True)
+    kernel("kernel.start", "k1")  # restarted: still running
+    kernel("kernel.start", "k2")
+    kernel("kernel.stop", "k2", restart=False)
+    with pytest.raises(ConflictError, match="may be in use: .*k1 .*--force") as info:
+        checkout.remove(co.checkout_id, node=lake)
+    assert [k["kernel_id"] for k in info.value.details["kernels"]] == ["k1"]
+    assert checkout.verify(co.checkout_id, node=lake).ok  # nothing was removed
+
+    forced = checkout.remove(co.checkout_id, force=True, node=lake)
+    assert forced["folder_removed"] and [k["kernel_id"] for k in forced["kernels_without_stop"]] == ["k1"]
+
+
+@pytest.mark.sandbox
+@pytest.mark.timeout(180)
+def test_a_running_sandboxed_kernel_blocks_removal_until_shut_down(lake, jupyter_data, tmp_path, monkeypatch):
+    from sandbox.sandbox_helpers import probe, running_kernel
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    co = _checkout(lake)
+    name = install_checkout_kernel(co.checkout_id, home=lake.home)["kernel_name"]
+    with running_kernel(name) as (_, kc):
+        seen = probe(kc, "import os\nresult = os.path.isfile(os.environ['EUCAIM_CHECKOUT'] + '/manifest.json')")
+        assert seen == {"ok": True, "value": True}
+        with pytest.raises(ConflictError, match="may be in use"):
+            checkout.remove(co.checkout_id, node=lake)
+        assert co.path.is_dir()
+    result = checkout.remove(co.checkout_id, node=lake)
+    assert result["kernels_without_stop"] == [] and result["kernelspecs_removed"] == [name]
+    assert not co.path.exists()
