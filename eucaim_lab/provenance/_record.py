@@ -110,11 +110,12 @@ def _show(data: dict[str, Any], sidecar: str | None) -> None:
     from IPython.display import display as ipy_display
 
     ds = ", ".join(f"{d['dataset_id']} {d['version']} ({str(d['dataset_digest'])[:16]}...)" for d in data["datasets"])
-    text = [
-        f"provenance: datasets {ds or '(none)'}",
-        f"environment: {'matches the lock' if data['environment']['matches'] else 'differs from the lock'} "
-        f"{data['environment']['lock_digest'] or ''}",
-    ]
+    env = data["environment"]
+    if env["lock_digest"] is None:
+        env_line = "environment: not checked (no lock file found; set EUCAIM_ENV_LOCK)"
+    else:
+        env_line = f"environment: {'matches' if env['matches'] else 'differs from'} the lock {env['lock_digest']}"
+    text = [f"provenance: datasets {ds or '(none)'}", env_line]
     if data["dask"]:
         text.append(f"dask: {data['dask']['workers']} workers, {data['dask']['threads']} threads")
     if sidecar:

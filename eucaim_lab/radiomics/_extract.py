@@ -93,6 +93,11 @@ def _resolve_cache(cache: bool | str | os.PathLike[str] | None, home: str | os.P
     if cache is True:
         from eucaim_lab._config import node_home
 
+        workspace = os.environ.get("EUCAIM_WORKSPACE")
+        if home is None and os.environ.get("EUCAIM_SANDBOXED") == "1" and workspace:
+            # inside the sandbox the home folder is scratch that vanishes with the kernel: keep the cache with
+            # the results, in the workspace
+            return ResultCache(Path(workspace) / ".cache" / "radiomics")
         return ResultCache(node_home(home) / "cache" / "radiomics")
     if cache is False or cache is None:
         return None
@@ -191,7 +196,8 @@ def extract(
     :func:`eucaim_lab.imaging.discover_cases`). ``params``: a profile name (``default``, ``ibsi-A`` ... ``ibsi-E``),
     a pyradiomics YAML file or a dict. ``client``: ``None`` starts a LocalCluster of ``workers`` processes (default:
     one per core) with one thread each; a ``distributed.Client`` or a scheduler address uses that cluster.
-    ``cache``: ``True`` for ``<node>/cache/radiomics``, a folder, or ``False``. ``progress``: ``True`` draws a bar
+    ``cache``: ``True`` for ``<node>/cache/radiomics`` (in a sandboxed kernel: ``$EUCAIM_WORKSPACE/.cache/radiomics``),
+    a folder, or ``False``. ``progress``: ``True`` draws a bar
     (notebook or stderr), or a callable receiving :class:`ProgressEvent`. ``retries``: how many worker deaths a task
     may cause before it is marked failed (own LocalCluster only; another cluster uses its scheduler's
     ``distributed.scheduler.allowed-failures``). Workers of another cluster need eucaim-lab and pyradiomics

@@ -38,8 +38,14 @@ def install_kernelspec(
     audit_user: str | None = None,
     prefix: str | None = None,
     user: bool = True,
+    require_permit: bool = True,
 ) -> str:
     """Install a sandboxed kernelspec and return its name.
+
+    With ``require_permit`` (the default) every start of the kernel first verifies the permit named in the
+    checkout's manifest against the node (signature, holder, user, dataset, version, expiry, removal): an expired
+    or revoked permit stops the kernel from starting. Only folders that are not checkouts of a node (tests of the
+    sandbox itself) turn it off.
 
     The kernel sees ``checkout_dir`` read-only and ``workspace_dir`` writable (created if missing); ``limits``
     (a :class:`SandboxLimits` or a mapping with ``memory``, ``processes``, ``cpu_seconds``) default to 4 GiB and
@@ -90,6 +96,7 @@ def install_kernelspec(
                     "user": audit_user,
                     "limits": resolved_limits.to_dict(),
                     "python_paths": python_environment_paths(),
+                    "require_permit": bool(require_permit),
                 },
             },
         },
@@ -143,6 +150,7 @@ def install_checkout_kernel(
     limits: SandboxLimits | Mapping[str, Any] | None = None,
     prefix: str | None = None,
     user: bool = True,
+    require_permit: bool = True,
 ) -> dict[str, Any]:
     """Install the sandboxed kernelspec of checkout ``checkout_id`` of the node at ``home``.
 
@@ -191,6 +199,7 @@ def install_checkout_kernel(
         audit_user=manifest.get("user") if isinstance(manifest.get("user"), str) else None,
         prefix=prefix,
         user=user,
+        require_permit=require_permit,
     )
     return {
         "kernel_name": name,

@@ -51,6 +51,8 @@ __all__ = [
 CHECKOUT_MOUNT = "/data/checkout"
 #: where the workspace appears inside the sandbox (writable)
 WORKSPACE_MOUNT = "/data/workspace"
+#: where the pinned environment lock appears inside the sandbox (read-only), for environment checks
+ENV_LOCK_MOUNT = "/opt/eucaim/requirements.lock"
 #: the kernel's home inside the sandbox: an empty tmpfs
 SANDBOX_HOME = "/home/researcher"
 SANDBOX_UID = 1000
@@ -227,6 +229,8 @@ class SandboxPolicy:
     hostname: str = "eucaim-sandbox"
     #: size cap of each scratch tmpfs (bytes); ``None`` leaves bubblewrap's default (half the RAM)
     tmpfs_size: int | None = None
+    #: the environment lock file, bound read-only at ENV_LOCK_MOUNT (so notebooks can check their environment)
+    env_lock: Path | None = None
 
     def write_etc(self) -> None:
         """Minimal account and host files: the kernel learns no host user or host name."""
@@ -273,6 +277,8 @@ class SandboxPolicy:
             args += ["--tmpfs", self.host_home]
         for path in self.python_paths:
             args += ["--ro-bind", path, path]
+        if self.env_lock is not None:
+            args += ["--ro-bind", str(self.env_lock), ENV_LOCK_MOUNT]
         args += ["--ro-bind", str(self.checkout), CHECKOUT_MOUNT]
         args += ["--bind", str(self.workspace), WORKSPACE_MOUNT]
         args += ["--bind", str(self.kernel_dir), str(self.kernel_dir)]

@@ -34,11 +34,12 @@ from typing import Any
 
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
-from traitlets import Dict, List, Unicode
+from traitlets import Bool, Dict, List, Unicode
 
 from .._errors import InvalidInputError, NotFoundError, SandboxUnavailableError
 from ._cgroup import SandboxCgroups
 from ._policy import (
+    ENV_LOCK_MOUNT,
     SandboxLimits,
     SandboxPolicy,
     bwrap_supports,
@@ -77,6 +78,9 @@ class SandboxProvisioner(LocalProvisioner):
     python_paths = List(
         Unicode(), help="Folders of the kernel's Python bound read-only (default: this interpreter's)."
     ).tag(config=True)
+    require_permit = Bool(
+        True, help="Verify the checkout's permit (signature, expiry, user, dataset, version) before every start."
+    ).tag(config=True)
     socket_root = Unicode("/tmp", help="Where per-kernel socket folders are made (short absolute path).").tag(
         config=True
     )
@@ -109,6 +113,8 @@ class SandboxProvisioner(LocalProvisioner):
                 "with 'eucaim-lab kernel install'. The kernel was not started."
             )
         bwrap = check_bwrap(self.bwrap)  # fail closed before anything else happens
+        if self.require_permit:
+            self._check_permit(checkout)
         fresh_dir = self._kernel_dir is None
         kernel_dir = self._ensure_kernel_dir()
         try:
@@ -121,6 +127,19 @@ class SandboxProvisioner(LocalProvisioner):
             if fresh_dir:
                 self._remove_kernel_dir()
             raise
+
+    def _check_permit(self, checkout: Path) -> None:
+        """The kernel of a checkout starts only while the checkout exists and its permit still verifies."""
+        from .._node import Node
+        from ..access._permits import load_permit, verify_permit
+        from ..checkout import Manifest
+        from ..checkout import get as get_checkout
+
+        node = Node(self.node_home or None)
+        manifest = Manifest.read(checkout / "manifest.json")
+        get_checkout(manifest.checkout_id, node=node)  # refuses a removed or unknown checkout
+        verify_permit(load_permit(node, manifest.permit_id), user=manifest.user, dataset_id=manifest.dataset_id,
+                      version=manifest.version, node=node)
 
     async def _prepare(
         self,
@@ -157,8 +176,14 @@ class SandboxProvisioner(LocalProvisioner):
         extra = {k: host_env[k] for k in (*self.kernel_spec.env, *_PASS_ENV) if k in host_env}
         self._close_audit_fds()
         self._audit_read_fd, self._audit_write_fd = os.pipe()
+        from ..provenance._environment import default_lock
+
+        lock = default_lock()
+        if lock is not None:
+            extra["EUCAIM_ENV_LOCK"] = ENV_LOCK_MOUNT
         env = sandbox_env(kernel_dir=kernel_dir, audit_fd=self._audit_write_fd, limits=limits, extra=extra)
         policy = SandboxPolicy(
+            env_lock=lock,
             checkout=checkout,
             workspace=workspace,
             kernel_dir=kernel_dir,

@@ -301,3 +301,15 @@ def test_process_killed_mid_run_resumes_with_what_it_finished(cluster, tmp_path)
                       cache=tmp_path / "c", progress=events.append)
     assert (resumed.attrs["from_cache"], resumed.attrs["computed"]) == (1, 2)
     assert (resumed["status"] == "ok").all()
+
+
+def test_sandboxed_default_cache_lives_in_the_workspace(tmp_path, monkeypatch):
+    # the sandbox's home is scratch that vanishes with the kernel; the cache must survive with the results
+    from eucaim_lab.radiomics._extract import _resolve_cache
+
+    monkeypatch.setenv("EUCAIM_SANDBOXED", "1")
+    monkeypatch.setenv("EUCAIM_WORKSPACE", str(tmp_path / "ws"))
+    assert _resolve_cache(True, None).root == tmp_path / "ws" / ".cache" / "radiomics"
+    monkeypatch.delenv("EUCAIM_SANDBOXED")
+    monkeypatch.setenv("EUCAIM_LAB_HOME", str(tmp_path / "node"))
+    assert _resolve_cache(True, None).root == tmp_path / "node" / "cache" / "radiomics"

@@ -75,7 +75,9 @@ def sandbox_setup(tmp: Path, limits: dict[str, Any] | None = None) -> Iterator[S
         other = make_checkout(home, "co-2", "ds-b", {"secret.txt": b"other checkout secret\n"})
         # what a running Jupyter server leaves in its runtime dir: the token must stay out of reach
         (runtime / "jpserver-4242.json").write_text(json.dumps({"token": "server-token-do-not-leak"}))
-        info = install_checkout_kernel("co-1", home=home, limits=limits)
+        # these checkout folders are made by hand, with no request or permit behind them: the permit check that
+        # guards real checkouts (tests/sandbox/test_sandbox_workflow.py) is turned off for the battery
+        info = install_checkout_kernel("co-1", home=home, limits=limits, require_permit=False)
         try:
             yield SandboxSetup(
                 root=tmp, home=home, checkout=checkout, other_checkout=other,
