@@ -56,10 +56,14 @@ def parse_expiry(value: str | dt.date | dt.datetime | None, *, now: dt.datetime 
             ) from None
     if isinstance(value, dt.datetime):
         expires = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        given = iso(expires)
     else:
         expires = dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+        given = value.isoformat()  # a date means "through the end of that day": show the date as given
     if expires <= now:
-        raise InvalidInputError(f"The expiry must be in the future. Got {iso(expires)}.", value=iso(expires))
+        raise InvalidInputError(
+            f"The expiry must be in the future. Got {given} (today is {now.date().isoformat()}).", value=given
+        )
     return expires
 
 

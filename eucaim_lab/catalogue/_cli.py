@@ -144,6 +144,13 @@ def _ingest(args: argparse.Namespace) -> int:
         f"({', '.join(summary['modalities'])}), {summary['segmentations_count']} segmentations, "
         f"{summary['files_count']} files"
     )
+    clinical = summary["clinical"]
+    if clinical.get("subjects_without_images"):
+        print(f"warning: {len(clinical['subjects_without_images'])} subject(s) of the clinical table have no images, "
+              f"e.g. {clinical['subjects_without_images'][0]}")
+    if clinical.get("subjects_without_clinical_data"):
+        print(f"warning: {len(clinical['subjects_without_clinical_data'])} subject(s) with images have no row in "
+              f"the clinical table, e.g. {clinical['subjects_without_clinical_data'][0]}")
     unlinked = [s for s in summary["segmentations"] if not s["linked"]]
     if unlinked:
         print(f"warning: {len(unlinked)} segmentation(s) reference no image series of this dataset")

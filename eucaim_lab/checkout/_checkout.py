@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -258,13 +259,17 @@ def checkout(
             request_id=request_id,
         )
     remote = [r.dataset_id for r in chosen if r.access_condition is AccessCondition.REMOTE_PROCESSING]
-    if remote:
+    if remote and len(remote) == len(chosen):
         raise AccessDeniedError(
             f"Dataset(s) {remote} are REMOTE_PROCESSING: they are never checked out; the data stays at the node "
-            "and only batch jobs run on it (not available in this version). Other datasets can be checked out "
-            "with --dataset ID.",
+            "and only batch jobs run on it (not available in this version).",
             request_id=request_id, dataset_ids=remote,
         )
+    if remote:  # a mixed basket: check out the others, say what was left
+        warnings.warn(
+            f"Not checked out: {', '.join(remote)} (REMOTE_PROCESSING data never leaves the node).", stacklevel=2
+        )
+        chosen = [r for r in chosen if r.access_condition is not AccessCondition.REMOTE_PROCESSING]
     cat = Catalogue(node=n)
     return [_checkout_one(n, cat, res, request_id, user) for res in chosen]
 

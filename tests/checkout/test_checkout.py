@@ -143,6 +143,17 @@ def test_remote_processing_is_never_checked_out(lake):
     assert _checkouts_on_disk(lake) == []
 
 
+def test_a_mixed_basket_checks_out_the_rest_and_names_the_remote_one(lake):
+    req = access.request(["lung-b", "remote-c"], "Radiomics", node=lake)
+    access.approve(req.request_id, "hospital-b", node=lake)
+    access.approve(req.request_id, "hospital-a", node=lake)
+    with pytest.warns(UserWarning, match="Not checked out: remote-c"):
+        done = checkout.checkout(req.request_id, node=lake)
+    assert [co.dataset_id for co in done] == ["lung-b"]
+    with pytest.raises(AccessDeniedError, match="REMOTE_PROCESSING"):
+        checkout.checkout(req.request_id, dataset_id="remote-c", node=lake)
+
+
 def test_in_situ_data_opens_only_in_its_sandboxed_kernel(lake, monkeypatch):
     [co] = checkout.checkout(_approved(lake, "lung-a", "hospital-a").request_id, node=lake)
     [other] = checkout.checkout(_approved(lake, "lung-b", "hospital-b").request_id, node=lake)
