@@ -34,9 +34,15 @@ ProgressCallback = Callable[[ProgressEvent], None]
 
 
 def text_progress(stream: TextIO | None = None, width: int = 30) -> ProgressCallback:
-    """A renderer drawing ``[#####.....] done/total (failed) elapsed`` on ``stream`` (default: stderr)."""
+    """A renderer drawing ``[#####.....] done/total (failed) elapsed`` on ``stream`` (default: stderr).
+
+    On a terminal the bar is redrawn in place; into a file or pipe (a log, CI) one line is written per tenth of
+    the work, so the log stays readable.
+    """
     out = stream if stream is not None else sys.stderr
-    state = {"failed": 0, "start": time.monotonic()}
+    isatty = getattr(out, "isatty", None)
+    interactive = bool(isatty()) if callable(isatty) else False
+    state = {"failed": 0, "start": time.monotonic(), "tenth": -1}
 
     def render(event: ProgressEvent) -> None:
         if event.status == "error":
@@ -45,12 +51,17 @@ def text_progress(stream: TextIO | None = None, width: int = 30) -> ProgressCall
         filled = int(width * event.done / total)
         elapsed = time.monotonic() - state["start"]
         line = (
-            f"\rradiomics [{'#' * filled}{'.' * (width - filled)}] {event.done}/{event.total}"
+            f"radiomics [{'#' * filled}{'.' * (width - filled)}] {event.done}/{event.total}"
             f" failed {int(state['failed'])} {elapsed:6.1f}s"
         )
-        out.write(line)
-        if event.done >= event.total:
-            out.write("\n")
+        finished = event.done >= event.total
+        if interactive:
+            out.write("\r" + line + ("\n" if finished else ""))
+        else:
+            tenth = 10 * event.done // total
+            if tenth > state["tenth"] or finished:
+                state["tenth"] = tenth
+                out.write(line + "\n")
         out.flush()
 
     return render

@@ -313,3 +313,17 @@ def test_sandboxed_default_cache_lives_in_the_workspace(tmp_path, monkeypatch):
     monkeypatch.delenv("EUCAIM_SANDBOXED")
     monkeypatch.setenv("EUCAIM_LAB_HOME", str(tmp_path / "node"))
     assert _resolve_cache(True, None).root == tmp_path / "node" / "cache" / "radiomics"
+
+
+def test_text_progress_writes_lines_not_redraws_into_a_log():
+    from eucaim_lab.radiomics._progress import ProgressEvent
+
+    out = io.StringIO()  # not a terminal
+    render = text_progress(out)
+    fields = ProgressEvent.__dataclass_fields__
+    for done in range(1, 101):
+        values = {"done": done, "total": 100, "case_id": f"c{done}", "status": "ok"}
+        render(ProgressEvent(**{k: v for k, v in values.items() if k in fields}))
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    assert len(lines) == 11 and lines[-1].startswith("radiomics [") and "100/100" in lines[-1]  # start + each tenth
