@@ -16,7 +16,22 @@ from .._errors import InvalidInputError
 __all__ = ["L1Selector", "MRMRSelector"]
 
 
-class L1Selector(SelectorMixin, BaseEstimator):
+class _SupervisedSelector(SelectorMixin, BaseEstimator):
+    """What both selectors share: the fitted boolean ``support_``, and the target that fit requires."""
+
+    support_: np.ndarray
+
+    def _get_support_mask(self) -> np.ndarray:
+        check_is_fitted(self, "support_")
+        return self.support_
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+
+class L1Selector(_SupervisedSelector):
     """Keep the features with a non-zero coefficient in an L1-penalised logistic regression.
 
     The features are standardised first (inside the selector) so that the penalty treats them alike. Smaller
@@ -72,17 +87,8 @@ class L1Selector(SelectorMixin, BaseEstimator):
         self.support_ = keep
         return self
 
-    def _get_support_mask(self) -> np.ndarray:
-        check_is_fitted(self, "support_")
-        return self.support_
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
-
-
-class MRMRSelector(SelectorMixin, BaseEstimator):
+class MRMRSelector(_SupervisedSelector):
     """Minimum-redundancy maximum-relevance selection of ``n_features`` features (greedy forward search).
 
     Relevance is the ANOVA F statistic of each feature against the classes (``relevance="f"``) or its mutual
@@ -147,12 +153,3 @@ class MRMRSelector(SelectorMixin, BaseEstimator):
         support[chosen] = True
         self.support_ = support
         return self
-
-    def _get_support_mask(self) -> np.ndarray:
-        check_is_fitted(self, "support_")
-        return self.support_
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
